@@ -1,0 +1,1 @@
+"""The `kcolors` command line."""

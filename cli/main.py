@@ -1,0 +1,9 @@
+"""Entry point of the `kcolors` console script; commands live in sibling modules."""
+
+import click
+
+
+@click.group()
+@click.version_option(package_name="kcolors")
+def main() -> None:
+    """kcolors: k-means colour quantization, for one image or for thousands."""

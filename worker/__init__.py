@@ -1,0 +1,1 @@
+"""kcolors engine and worker: plain modules (no Celery, no Flask) plus a thin `tasks` module."""

@@ -1,0 +1,20 @@
+"""Default values, with their units in their names."""
+
+MIN_K = 2
+MAX_K = 256
+DEFAULT_KS = (2, 5, 10, 15, 24)  # the article's choices
+MAX_K_VALUES = 16
+
+MAX_PIXELS = 50_000_000
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+STORAGE_URL = "file://./kcolors-data"
+SOURCE_PREFIX = "uploads/"
+
+SOFT_TIME_LIMIT_SECONDS = 300
+HARD_TIME_LIMIT_SECONDS = 360
+# Must exceed the hard time limit, or Redis would redeliver a job still legitimately running.
+VISIBILITY_TIMEOUT_SECONDS = 3600
+PRESIGN_EXPIRES_SECONDS = 900
+
+WEB_PORT = 8000
