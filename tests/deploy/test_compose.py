@@ -1,0 +1,143 @@
+"""docker-compose.yml: valid for docker-compose itself, and naming only what the code reads."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from tests.deploy.manifests import (
+    COMPOSE_FILE,
+    DEPLOY,
+    check_container_environment,
+    check_kcolors_command,
+    duration_seconds,
+    is_kcolors_image,
+    mentioned_kcolors_variables,
+)
+from worker.settings import Settings
+
+KCOLORS_SERVICES = ("web", "worker")
+
+
+def compose_config(compose_file: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """Run `docker-compose config` (no engine needed) with only the given variables set."""
+    if shutil.which("docker-compose") is None:
+        pytest.fail("docker-compose is missing: run scripts/install-system-deps.sh")
+    return subprocess.run(
+        ["docker-compose", "--file", str(compose_file), *args, "config"],
+        cwd=compose_file.parent,
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    """The compose file as docker-compose resolves it (anchors, defaults, interpolation)."""
+    result = compose_config(COMPOSE_FILE, KCOLORS_SECRET_KEY="test-secret")
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_docker_compose_rejects_an_invalid_file(tmp_path):
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(COMPOSE_FILE.read_text().replace("stop_grace_period:", "stop_grace_perod:"))
+    result = compose_config(broken, KCOLORS_SECRET_KEY="test-secret")
+    assert result.returncode != 0
+    assert "stop_grace_perod" in result.stderr
+
+
+def test_a_secret_key_is_required():
+    result = compose_config(COMPOSE_FILE)
+    assert result.returncode != 0
+    assert "set KCOLORS_SECRET_KEY" in result.stderr
+
+
+def test_redis_persists_jobs_and_never_evicts_them(config):
+    command = config["services"]["redis"]["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert any(v.startswith("redis-data:/data") for v in config["services"]["redis"]["volumes"])
+
+
+def test_web_and_worker_run_the_kcolors_image_built_from_deploy_dockerfile(config):
+    for name in KCOLORS_SERVICES:
+        service = config["services"][name]
+        assert is_kcolors_image(service["image"])
+        assert Path(service["build"]["context"]) / service["build"]["dockerfile"] == (
+            DEPLOY / "Dockerfile"
+        )
+
+
+def test_worker_can_be_scaled(config):
+    worker = config["services"]["worker"]
+    # A fixed container name or a published host port would make `--scale worker=4` fail.
+    assert "container_name" not in worker
+    assert "ports" not in worker
+
+
+def test_worker_stops_gracefully_after_the_hard_time_limit(config):
+    worker = config["services"]["worker"]
+    settings = Settings.from_env(worker["environment"])
+    assert duration_seconds(worker["stop_grace_period"]) > settings.hard_time_limit
+
+
+def test_the_bucket_is_created_before_web_and_worker_start(config):
+    services = config["services"]
+    assert services["createbucket"]["restart"] == "no"
+    script = " ".join(services["createbucket"]["command"])
+    for name in KCOLORS_SERVICES:
+        depends = services[name]["depends_on"]
+        assert depends["createbucket"]["condition"] == "service_completed_successfully"
+        assert depends["redis"]["condition"] == "service_healthy"
+        bucket = urlsplit(services[name]["environment"]["KCOLORS_STORAGE_URL"]).netloc
+        assert f"mb --ignore-existing local/{bucket}" in script
+
+
+def test_services_reach_each_other_by_service_name(config):
+    env = config["services"]["web"]["environment"]
+    assert urlsplit(env["KCOLORS_BROKER_URL"]).hostname == "redis"
+    assert urlsplit(env["KCOLORS_S3_ENDPOINT_URL"]).hostname == "minio"
+    # The S3 keys of web and worker are MinIO's root user.
+    minio = config["services"]["minio"]["environment"]
+    assert env["AWS_ACCESS_KEY_ID"] == minio["MINIO_ROOT_USER"]
+    assert env["AWS_SECRET_ACCESS_KEY"] == minio["MINIO_ROOT_PASSWORD"]
+
+
+def test_flower_is_behind_a_profile(config):
+    flower = config["services"]["flower"]
+    assert flower["profiles"] == ["flower"]
+    assert (
+        flower["environment"]["CELERY_BROKER_URL"]
+        == (config["services"]["worker"]["environment"]["KCOLORS_BROKER_URL"])
+    )
+
+
+@pytest.mark.parametrize("name", KCOLORS_SERVICES)
+def test_environment_is_settings_the_code_reads(config, name):
+    environment = config["services"][name]["environment"]
+    check_container_environment(set(environment))
+    settings = Settings.from_env(environment)
+    assert settings.broker_url == environment["KCOLORS_BROKER_URL"]
+    assert settings.secret_key == "test-secret"
+
+
+@pytest.mark.parametrize("name", KCOLORS_SERVICES)
+def test_commands_are_kcolors_commands(config, name, require_kcolors_command):
+    command = config["services"][name]["command"]
+    require_kcolors_command(command[1])
+    check_kcolors_command(command)
+
+
+def test_every_kcolors_variable_written_is_a_setting():
+    mentioned = mentioned_kcolors_variables(COMPOSE_FILE.read_text())
+    assert "KCOLORS_BROKER_URL" in mentioned
+    check_container_environment(mentioned)

@@ -1,0 +1,117 @@
+"""deploy/Dockerfile: no engine here, so its steps are replayed on the files it copies."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from dockerfile_parse import DockerfileParser
+
+from tests.deploy.manifests import DOCKERFILE, REPO, check_kcolors_command
+
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+@pytest.fixture(scope="module")
+def instructions() -> list[tuple[str, str]]:
+    """(instruction, value) pairs of the Dockerfile, comments dropped."""
+    parser = DockerfileParser(str(DOCKERFILE))
+    return [
+        (i["instruction"], i["value"]) for i in parser.structure if i["instruction"] != "COMMENT"
+    ]
+
+
+def copied_sources(instructions: list[tuple[str, str]]) -> list[str]:
+    """The build-context paths the COPY instructions take, in order."""
+    return [value.split()[0] for name, value in instructions if name == "COPY"]
+
+
+def test_base_is_a_slim_python_matching_requires_python(instructions):
+    name, image = instructions[0]
+    assert name == "FROM" and image.startswith("python:") and image.endswith("-slim")
+    version = image.removeprefix("python:").removesuffix("-slim")
+    assert PYPROJECT["project"]["requires-python"] == f">={version}"
+
+
+def test_dependencies_have_their_own_layer_before_the_code(instructions):
+    names = [name for name, _ in instructions]
+    first_copy = names.index("COPY")
+    assert instructions[first_copy][1] == "pyproject.toml ./"
+    dependency_step = instructions[first_copy + 1]
+    assert dependency_step[0] == "RUN" and "pip install -r" in dependency_step[1]
+    code_copies = [i for i, (name, _) in enumerate(instructions) if name == "COPY"][1:]
+    assert code_copies and min(code_copies) > first_copy + 1
+
+
+def test_dependency_step_installs_exactly_pyprojects_dependencies(instructions, tmp_path):
+    run = next(value for name, value in instructions if name == "RUN" and "tomllib" in value)
+    argv = shlex.split(run.split(">", 1)[0])
+    assert argv[:2] == ["python", "-c"]
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", argv[2]], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split("\n")[:-1] == PYPROJECT["project"]["dependencies"]
+
+
+def test_the_copied_files_install_and_run(instructions, tmp_path):
+    context = tmp_path / "context"
+    context.mkdir()
+    for source in copied_sources(instructions):
+        assert (REPO / source).exists(), source
+        copy = shutil.copytree if (REPO / source).is_dir() else shutil.copy
+        copy(REPO / source, context / source)
+    packages = PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert {p.rstrip("*") for p in packages} <= set(copied_sources(instructions))
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(context),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    # Run the installed copy from the image's point of view: the repository is not on the path.
+    probe = "import cli, json, sys; from cli.main import main; print(json.dumps(cli.__file__))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert Path(json.loads(result.stdout)).is_relative_to(target)
+
+
+def test_runs_as_a_numeric_non_root_user(instructions):
+    names = [name for name, _ in instructions]
+    user_index = len(names) - 1 - names[::-1].index("USER")
+    assert int(instructions[user_index][1]) > 0
+    assert "RUN" not in names[user_index:]
+
+
+def test_default_command_is_the_web_server(instructions, require_kcolors_command):
+    command = json.loads(next(value for name, value in instructions if name == "CMD"))
+    require_kcolors_command(command[1])
+    check_kcolors_command(command)
+
+
+def test_build_context_leaves_out_the_bulky_and_private_parts():
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert {".git", ".venv", "tests"} <= set(ignored)
