@@ -2,6 +2,18 @@
 
 import pytest
 
+from tests.fixtures.servers import (  # noqa: F401  (fixtures, found by pytest by name)
+    aws_credentials,
+    celery_worker,
+    live_server,
+    s3_bucket,
+    s3_server,
+    s3_settings,
+    service,
+    start_live_server,
+    start_worker,
+    valkey_server,
+)
 from web import create_app
 from worker.settings import Settings
 

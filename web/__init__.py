@@ -20,7 +20,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from web import health
+    from web import api, health
+    from web.errors import register_error_handlers
 
+    register_error_handlers(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
     return app

@@ -18,3 +18,8 @@ VISIBILITY_TIMEOUT_SECONDS = 3600
 PRESIGN_EXPIRES_SECONDS = 900
 
 WEB_PORT = 8000
+
+# A job whose storage fails is retried this many times, backing off exponentially.
+STORAGE_RETRIES = 5
+STORAGE_RETRY_BACKOFF_SECONDS = 1.0
+STORAGE_RETRY_MAX_SECONDS = 30.0

@@ -1,0 +1,219 @@
+"""The JSON API over Flask's test client, with a real Valkey broker and local storage."""
+
+import base64
+import io
+import json
+
+import pytest
+import redis
+from openapi_spec_validator import validate as validate_openapi_document
+
+from tests.fixtures.openapi import check_response
+from tests.images import encode, gradient_image, gradient_png
+from web import create_app
+from worker.celery_app import PROCESS_JOB_TASK, QUEUE
+from worker.job import job_key
+from worker.settings import Settings
+from worker.storage import open_storage
+
+
+@pytest.fixture
+def broker(valkey_server):
+    client = redis.Redis.from_url(valkey_server.connection_url)
+    client.flushall()
+    return client
+
+
+@pytest.fixture
+def settings(tmp_path, valkey_server, broker):
+    return Settings(
+        storage_url=f"file://{tmp_path / 'store'}", broker_url=valkey_server.connection_url
+    )
+
+
+def post_image(client, data=None, filename="cat.png", **fields):
+    form = {"image": (io.BytesIO(gradient_png() if data is None else data), filename), **fields}
+    return check_response(client.post("/api/jobs", data=form, content_type="multipart/form-data"))
+
+
+def assert_error(response, status, code):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == code
+    assert response.get_json()["error"]["message"]
+
+
+def queued_messages(broker):
+    return [json.loads(raw) for raw in broker.lrange(QUEUE, 0, -1)]
+
+
+def test_upload_answers_202_stores_input_and_document_and_enqueues_only_the_id(
+    client, settings, broker
+):
+    data = gradient_png()
+    response = post_image(client, data, k="2,5", dither="true", space="lab")
+    assert response.status_code == 202
+    job = response.get_json()
+    assert response.headers["Location"] == f"/api/jobs/{job['id']}"
+    assert job["status"] == "queued" and job["progress"] == 0
+    assert job["params"] == {"k": [2, 5], "dither": True, "space": "lab", "target_psnr": None,
+                             "seed": 0, "format": "png"}  # fmt: skip
+    assert job["input"] == {"key": f"jobs/{job['id']}/input.png", "format": "png", "width": 64,
+                            "height": 48, "bytes": len(data)}  # fmt: skip
+    storage = open_storage(settings)
+    assert storage.get(job["input"]["key"]) == data
+    assert json.loads(storage.get(job_key(job["id"]))) == job
+
+    [message] = queued_messages(broker)
+    assert message["content-type"] == "application/json"
+    assert message["headers"]["task"] == PROCESS_JOB_TASK
+    args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+    assert args == [job["id"]] and kwargs == {}
+
+
+def test_k_repeated_and_default(client):
+    assert post_image(client, k=["2", "24,10"]).get_json()["params"]["k"] == [2, 10, 24]
+    assert post_image(client).get_json()["params"]["k"] == [2, 5, 10, 15, 24]
+
+
+def test_target_psnr_without_k_lets_the_engine_choose(client):
+    params = post_image(client, target_psnr="38.5").get_json()["params"]
+    assert params["k"] == [] and params["target_psnr"] == 38.5
+
+
+def test_jpeg_input_keeps_its_extension(client):
+    job = post_image(client, encode(gradient_image(), "JPEG"), "cat.jpg").get_json()
+    assert job["input"]["key"].endswith("/input.jpg") and job["input"]["format"] == "jpeg"
+
+
+@pytest.mark.parametrize(
+    "fields, status, code",
+    [
+        ({"k": "1"}, 422, "invalid_parameter"),
+        ({"k": "257"}, 422, "invalid_parameter"),
+        ({"k": "abc"}, 422, "invalid_parameter"),
+        ({"k": ",".join(str(k) for k in range(2, 30))}, 422, "invalid_parameter"),
+        ({"space": "hsv"}, 422, "invalid_parameter"),
+        ({"dither": "maybe"}, 422, "invalid_parameter"),
+        ({"target_psnr": "loud"}, 422, "invalid_parameter"),
+    ],
+)
+def test_bad_parameters_are_refused_before_anything_is_stored(client, settings, broker, fields,
+                                                               status, code):  # fmt: skip
+    assert_error(post_image(client, **fields), status, code)
+    assert open_storage(settings).list() == [] and queued_messages(broker) == []
+
+
+@pytest.mark.parametrize(
+    "data, status, code",
+    [
+        (b"", 422, "empty_image"),
+        (b"hello, I am text", 415, "unsupported_format"),
+        (gradient_png()[:60], 422, "corrupt_image"),
+    ],
+)
+def test_bad_images_are_refused(client, broker, data, status, code):
+    assert_error(post_image(client, data), status, code)
+    assert queued_messages(broker) == []
+
+
+def test_too_many_pixels_is_413(settings):
+    client = create_app({"KCOLORS_SETTINGS": settings.replace(max_pixels=1000)}).test_client()
+    assert_error(post_image(client), 413, "image_too_large")
+
+
+def test_oversized_upload_is_413(settings):
+    client = create_app({"KCOLORS_SETTINGS": settings.replace(max_upload_bytes=500)}).test_client()
+    assert_error(post_image(client), 413, "upload_too_large")
+
+
+def test_missing_image_and_wrong_media_type(client):
+    response = client.post("/api/jobs", data={"k": "2"}, content_type="multipart/form-data")
+    assert_error(check_response(response), 400, "missing_image")
+    response = client.post("/api/jobs", data="k=2", content_type="text/plain")
+    assert_error(check_response(response), 415, "unsupported_media_type")
+
+
+def test_source_job_reads_an_image_already_in_storage(client, settings):
+    open_storage(settings).put("uploads/cats/tabby.png", gradient_png(), "image/png")
+    response = check_response(client.post("/api/jobs", json={"source": "uploads/cats/tabby.png",
+                                                             "k": [3, 7]}))  # fmt: skip
+    assert response.status_code == 202
+    job = response.get_json()
+    assert job["input"]["key"] == "uploads/cats/tabby.png" and job["params"]["k"] == [3, 7]
+
+
+@pytest.mark.parametrize(
+    "body, status, code",
+    [
+        ({"source": "jobs/secret.png"}, 422, "invalid_source"),
+        ({"source": "uploads/../jobs/x"}, 422, "invalid_key"),
+        ({"source": "uploads/missing.png"}, 404, "object_not_found"),
+        ({"source": 5}, 422, "invalid_parameter"),
+        (["not", "an", "object"], 400, "invalid_json"),
+    ],
+)
+def test_bad_sources_are_refused(client, body, status, code):
+    assert_error(check_response(client.post("/api/jobs", json=body)), status, code)
+
+
+def test_body_that_is_not_json_is_400(client):
+    response = client.post("/api/jobs", data="{nope", content_type="application/json")
+    assert_error(check_response(response), 400, "invalid_json")
+
+
+def test_get_job_and_unknown_ids(client):
+    job = post_image(client).get_json()
+    response = check_response(client.get(f"/api/jobs/{job['id']}"))
+    assert response.status_code == 200 and response.get_json() == job
+    assert_error(check_response(client.get("/api/jobs/01HZZZZZZZZZZZZZZZZZZZZZZZ")), 404,
+                 "job_not_found")  # fmt: skip
+    assert_error(client.get("/api/jobs/..%2F..%2Fetc"), 404, "not_found")
+    assert_error(check_response(client.get("/api/jobs/nonsense")), 404, "job_not_found")
+
+
+def test_input_is_streamed_and_missing_result_is_404(client):
+    data = gradient_png(seed=3)
+    job = post_image(client, data).get_json()
+    response = check_response(client.get(f"/api/jobs/{job['id']}/input"))
+    assert response.status_code == 200 and response.data == data
+    assert response.mimetype == "image/png"
+    response = check_response(client.get(f"/api/jobs/{job['id']}/results/2"))
+    assert_error(response, 404, "result_not_found")
+
+
+def test_list_jobs_newest_first(client):
+    ids = [post_image(client).get_json()["id"] for _ in range(3)]
+    response = check_response(client.get("/api/jobs?limit=2"))
+    assert [job["id"] for job in response.get_json()["jobs"]] == ids[::-1][:2]
+    assert_error(check_response(client.get("/api/jobs?limit=abc")), 422, "invalid_parameter")
+    assert_error(check_response(client.get("/api/jobs?limit=0")), 422, "invalid_parameter")
+
+
+def test_unknown_route_is_a_json_404(client):
+    assert_error(client.get("/api/nothing"), 404, "not_found")
+    assert_error(client.delete("/api/jobs"), 405, "method_not_allowed")
+
+
+def test_broker_down_answers_503_and_fails_the_stored_job(settings):
+    down = settings.replace(broker_url="redis://127.0.0.1:9/0")
+    client = create_app({"KCOLORS_SETTINGS": down}).test_client()
+    assert_error(post_image(client), 503, "broker_unavailable")
+    [key] = [key for key in open_storage(settings).list("jobs/") if key.endswith("job.json")]
+    stored = json.loads(open_storage(settings).get(key))
+    assert stored["status"] == "failed" and stored["error"]["code"] == "broker_unavailable"
+
+
+def test_readyz_reports_each_dependency(client, settings, tmp_path):
+    response = check_response(client.get("/readyz"))
+    assert response.status_code == 200 and response.get_json()["broker"] == "ok"
+    down = settings.replace(broker_url="redis://127.0.0.1:9/0")
+    response = check_response(create_app({"KCOLORS_SETTINGS": down}).test_client().get("/readyz"))
+    assert_error(response, 503, "not_ready")
+    assert "broker" in response.get_json()["error"]["message"]
+
+
+def test_openapi_document_is_valid_and_served(client):
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    validate_openapi_document(response.get_json())
+    assert set(response.get_json()["paths"]) >= {"/api/jobs", "/api/jobs/{job_id}", "/readyz"}

@@ -1,0 +1,94 @@
+"""The JSON API: submit jobs, poll them, fetch their images."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from flask import Blueprint, Response, redirect, request, send_file, url_for
+
+from web.openapi import openapi_document
+from web.services import enqueue_job, get_settings, get_storage
+from web.submission import parse_submission
+from worker.exceptions import BrokerUnavailable, InvalidParameter, ObjectNotFound
+from worker.job import Job, input_key, list_jobs, load_job, save_job
+from worker.storage import LocalStorage
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+DEFAULT_LIST_LIMIT = 20
+MAX_LIST_LIMIT = 100
+
+
+class ResultNotFound(ObjectNotFound):
+    code = "result_not_found"
+
+
+@bp.post("/jobs")
+def create_job() -> tuple[dict, int, dict[str, str]]:
+    """Validate, store the input and the job document, then enqueue the job's id."""
+    settings, storage = get_settings(), get_storage()
+    submission = parse_submission(request, settings, storage.get)
+    info = dict(submission.image_info)
+    extension = info.pop("extension")
+    job = Job.create(submission.params, submission.source_key or "", info)
+    if submission.upload is not None:
+        job.input["key"] = input_key(job.id, extension)
+        storage.put(job.input["key"], submission.upload, f"image/{info['format']}")
+    save_job(storage, job)
+    try:
+        enqueue_job(job.id)
+    except BrokerUnavailable as exc:
+        job.fail(exc.code, exc.message)  # never leave a document queued with no message behind it
+        save_job(storage, job)
+        raise
+    return job.to_dict(), 202, {"Location": url_for("api.get_job", job_id=job.id)}
+
+
+@bp.get("/jobs")
+def list_recent_jobs() -> dict:
+    """Return the most recent jobs, newest first."""
+    raw = request.args.get("limit", str(DEFAULT_LIST_LIMIT))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIST_LIMIT:
+        raise InvalidParameter(f"limit must be a whole number from 1 to {MAX_LIST_LIMIT}")
+    return {"jobs": [job.to_dict() for job in list_jobs(get_storage(), int(raw))]}
+
+
+@bp.get("/jobs/<job_id>")
+def get_job(job_id: str) -> dict:
+    """Return the job document."""
+    return load_job(get_storage(), job_id).to_dict()
+
+
+@bp.get("/jobs/<job_id>/results/<int:k>")
+def get_result(job_id: str, k: int) -> Response:
+    """Serve the output for `k`: a presigned redirect on S3, streamed from a directory."""
+    job = load_job(get_storage(), job_id)
+    for result in job.results:
+        if result["k"] == k:
+            return serve_object(result["key"])
+    raise ResultNotFound(f"job {job_id} has no result for k={k} (status {job.status.value})")
+
+
+@bp.get("/jobs/<job_id>/input")
+def get_input(job_id: str) -> Response:
+    """Serve the job's input image."""
+    return serve_object(load_job(get_storage(), job_id).input["key"])
+
+
+def serve_object(key: str) -> Response:
+    """Redirect to a short-lived URL for `key`, or stream it when storage has no URLs."""
+    storage = get_storage()
+    if isinstance(storage, LocalStorage):
+        path = storage.path(key)
+        if not path.is_file():
+            raise ObjectNotFound(f"no object at {key!r}")
+        return send_file(path, mimetype=mimetypes.guess_type(key)[0], max_age=0)
+    if not storage.exists(key):
+        raise ObjectNotFound(f"no object at {key!r}")
+    return redirect(storage.url(key, get_settings().presign_expires), code=302)
+
+
+@bp.get("/openapi.json")
+def openapi() -> dict:
+    """Return the OpenAPI 3 description of this API."""
+    return openapi_document()

@@ -1,0 +1,44 @@
+"""Every error answered as JSON: `{"error": {"code": ..., "message": ...}}`."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from worker.exceptions import KcolorsError
+
+
+def error_response(status: int, code: str, message: str) -> tuple[Response, int]:
+    """Return the JSON error body with its status."""
+    return jsonify({"error": {"code": code, "message": message}}), status
+
+
+def _code_for(exc: HTTPException) -> str:
+    """Name an HTTP error the way our domain codes read: `Not Found` -> `not_found`."""
+    if exc.code == 413:
+        return "upload_too_large"
+    return re.sub(r"[^a-z0-9]+", "_", (exc.name or "error").lower()).strip("_")
+
+
+def _wants_html() -> bool:
+    """Tell whether a browser asked for a page outside the JSON API (issue 4's pages)."""
+    if request.path.startswith("/api/") or request.path in ("/healthz", "/readyz"):
+        return False
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html"
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer domain errors and HTTP errors as JSON."""
+
+    @app.errorhandler(KcolorsError)
+    def domain_error(exc: KcolorsError):
+        return error_response(exc.http_status, exc.code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if _wants_html():
+            return exc
+        return error_response(exc.code or 500, _code_for(exc), exc.description or exc.name)

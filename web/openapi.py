@@ -1,0 +1,231 @@
+"""The OpenAPI 3.1 description of the JSON API; tests validate real responses against it."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+NULLABLE_STRING = {"type": ["string", "null"]}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _json(description: str, schema_name: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}
+        },
+    }
+
+
+JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+IMAGE = {"description": "the image", "content": {"image/*": {}}}
+IMAGE_OR_REDIRECT = {"200": IMAGE, "302": {"description": "redirect to a presigned URL"}}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            }
+        },
+    },
+    "Params": {
+        "type": "object",
+        "required": ["k", "dither", "space", "target_psnr", "seed", "format"],
+        "properties": {
+            "k": {"type": "array", "items": {"type": "integer", "minimum": 2, "maximum": 256}},
+            "dither": {"type": "boolean"},
+            "space": {"enum": ["rgb", "lab"]},
+            "target_psnr": {"type": ["number", "null"]},
+            "seed": {"type": "integer"},
+            "format": {"enum": ["png", "webp"]},
+        },
+    },
+    "Result": {
+        "type": "object",
+        "required": ["k", "key", "url", "bytes", "distinct_colors", "psnr", "palette"],
+        "properties": {
+            "k": {"type": "integer"},
+            "key": {"type": "string"},
+            "url": {"type": "string"},
+            "format": {"type": "string"},
+            "bytes": {"type": "integer"},
+            "distinct_colors": {"type": "integer"},
+            "compression_ratio": {"type": "number"},
+            "truecolor_png_bytes": {"type": "integer"},
+            "psnr": {"type": ["number", "null"]},
+            "palette": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["hex", "share"],
+                    "properties": {
+                        "hex": {"type": "string", "pattern": "^#[0-9a-f]{6}$"},
+                        "share": {"type": "number"},
+                    },
+                },
+            },
+            "timings": {"type": "object", "additionalProperties": {"type": "number"}},
+        },
+    },
+    "Job": {
+        "type": "object",
+        "required": [
+            "id",
+            "status",
+            "progress",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "attempts",
+            "params",
+            "input",
+            "results",
+            "error",
+        ],
+        "properties": {
+            "id": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$"},
+            "status": {"enum": ["queued", "running", "succeeded", "failed"]},
+            "progress": {"type": "number", "minimum": 0, "maximum": 1},
+            "created_at": {"type": "string", "format": "date-time"},
+            "started_at": NULLABLE_STRING,
+            "finished_at": NULLABLE_STRING,
+            "attempts": {"type": "integer", "minimum": 0},
+            "params": {"$ref": "#/components/schemas/Params"},
+            "input": {
+                "type": "object",
+                "required": ["key", "format", "width", "height", "bytes"],
+                "properties": {
+                    "key": {"type": "string"},
+                    "format": {"type": "string"},
+                    "width": {"type": "integer"},
+                    "height": {"type": "integer"},
+                    "bytes": {"type": "integer"},
+                },
+            },
+            "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
+            "error": {
+                "oneOf": [
+                    {"type": "null"},
+                    {"$ref": "#/components/schemas/Error/properties/error"},
+                ]
+            },
+        },
+    },
+    "JobList": {
+        "type": "object",
+        "required": ["jobs"],
+        "properties": {"jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}},
+    },
+    "Status": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"const": "ok"}},
+    },
+}
+
+PATHS: dict[str, Any] = {
+    "/api/jobs": {
+        "post": {
+            "summary": "Submit an image (multipart) or a stored source (JSON) and k values",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["image"],
+                            "properties": {
+                                "image": {"type": "string", "format": "binary"},
+                                "k": {"type": "string", "description": "repeated or 2,5,10"},
+                                "dither": {"type": "boolean"},
+                                "space": {"enum": ["rgb", "lab"]},
+                                "target_psnr": {"type": "number"},
+                                "format": {"enum": ["png", "webp"]},
+                            },
+                        }
+                    },
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["source"],
+                            "properties": {
+                                "source": {"type": "string"},
+                                "k": {"type": "array", "items": {"type": "integer"}},
+                            },
+                        }
+                    },
+                },
+            },
+            "responses": {
+                "202": _json("accepted; `Location` names the job", "Job"),
+                "400": _error("malformed request"),
+                "404": _error("the `source` object does not exist"),
+                "413": _error("upload or image too large"),
+                "415": _error("unsupported media type or image format"),
+                "422": _error("invalid parameter or unreadable image"),
+                "503": _error("broker or storage unavailable"),
+            },
+        },
+        "get": {
+            "summary": "The most recent jobs, newest first",
+            "parameters": [
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 100}}
+            ],
+            "responses": {"200": _json("jobs", "JobList"), "422": _error("bad limit")},
+        },
+    },
+    "/api/jobs/{job_id}": {
+        "get": {
+            "summary": "The job document",
+            "parameters": [JOB_ID],
+            "responses": {"200": _json("the job", "Job"), "404": _error("unknown job")},
+        }
+    },
+    "/api/jobs/{job_id}/results/{k}": {
+        "get": {
+            "summary": "The output image for k",
+            "parameters": [
+                JOB_ID,
+                {"name": "k", "in": "path", "required": True, "schema": {"type": "integer"}},
+            ],
+            "responses": {**IMAGE_OR_REDIRECT, "404": _error("unknown job or no such result")},
+        }
+    },
+    "/api/jobs/{job_id}/input": {
+        "get": {
+            "summary": "The input image",
+            "parameters": [JOB_ID],
+            "responses": {**IMAGE_OR_REDIRECT, "404": _error("unknown job")},
+        }
+    },
+    "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json("alive", "Status")}}},
+    "/readyz": {
+        "get": {
+            "summary": "Readiness: broker and storage reachable",
+            "responses": {"200": _json("ready", "Status"), "503": _error("not ready")},
+        }
+    },
+}
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """Return the OpenAPI document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "kcolors", "version": "1"},
+        "paths": PATHS,
+        "components": {"schemas": SCHEMAS},
+    }

@@ -1,0 +1,57 @@
+"""Resources a request needs, opened lazily from the app's settings."""
+
+from __future__ import annotations
+
+import redis
+from celery import Celery
+from flask import current_app
+from kombu.exceptions import OperationalError
+
+from worker.celery_app import FALLBACK_BROKER_URL, PROCESS_JOB_TASK, create_celery_app
+from worker.exceptions import BrokerUnavailable
+from worker.settings import Settings
+from worker.storage import Storage, open_storage
+
+BROKER_PING_TIMEOUT_SECONDS = 2
+
+
+def get_settings() -> Settings:
+    """Return the app's settings."""
+    return current_app.config["KCOLORS_SETTINGS"]
+
+
+def get_storage() -> Storage:
+    """Return the storage named by the app's settings."""
+    return open_storage(get_settings())
+
+
+def get_celery() -> Celery:
+    """Return the app's Celery app, created on first use."""
+    extensions = current_app.extensions
+    if "celery" not in extensions:
+        extensions["celery"] = create_celery_app(get_settings())
+    return extensions["celery"]
+
+
+def enqueue_job(job_id: str) -> None:
+    """Send the job's id to the workers, or raise `BrokerUnavailable`."""
+    try:
+        get_celery().send_task(PROCESS_JOB_TASK, args=[job_id])
+    except (OperationalError, OSError) as exc:
+        raise BrokerUnavailable(f"the job queue is unreachable: {exc}") from exc
+
+
+def check_broker() -> None:
+    """Raise `BrokerUnavailable` unless the broker answers a ping."""
+    url = get_settings().broker_url or FALLBACK_BROKER_URL
+    client = redis.Redis.from_url(
+        url,
+        socket_connect_timeout=BROKER_PING_TIMEOUT_SECONDS,
+        socket_timeout=BROKER_PING_TIMEOUT_SECONDS,
+    )
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        raise BrokerUnavailable(f"broker unreachable: {exc}") from exc
+    finally:
+        client.close()

@@ -1,0 +1,74 @@
+"""Run one job: load its document, quantize its input, store each output as it finishes.
+
+Plain functions, no Celery: `worker.tasks` calls them, and tests call them without a broker.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from worker.exceptions import JobNotFound, KcolorsError, StorageUnavailable
+from worker.job import Job, load_job, result_key, result_url, save_job
+from worker.quantize import QuantizedOutput, QuantizeOptions, quantize_image
+from worker.settings import Settings
+from worker.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+def quantize_options(job: Job, settings: Settings) -> QuantizeOptions:
+    """Return the engine options for a job's parameters."""
+    params = job.params
+    return QuantizeOptions(
+        dither=params.dither,
+        space=params.space,
+        seed=params.seed,
+        output_format=params.format,
+        target_psnr=params.target_psnr,
+        max_pixels=settings.max_pixels,
+    )
+
+
+def run_job(storage: Storage, job_id: str, settings: Settings) -> Job:
+    """Run a queued (or redelivered) job to `succeeded` or `failed`; skip a finished one.
+
+    Raises `StorageUnavailable` when storage fails, so that the caller can retry: every output
+    goes to a deterministic key, so a rerun rewrites the same objects.
+    """
+    job = load_job(storage, job_id)
+    if job.status.is_finished:
+        log.info("job %s already %s, skipped", job.id, job.status.value)
+        return job
+    job.start()
+    save_job(storage, job)
+
+    def store_output(output: QuantizedOutput) -> None:
+        key = result_key(job.id, output.k, output.extension)
+        storage.put(key, output.data, output.media_type)
+        job.record_result(output.k, output.stats, key, result_url(job.id, output.k))
+        save_job(storage, job)
+
+    try:
+        data = storage.get(job.input["key"])
+        report = quantize_image(data, job.params.k, quantize_options(job, settings), store_output)
+    except StorageUnavailable:
+        raise
+    except KcolorsError as exc:  # bad input or parameters: retrying cannot help
+        job.fail(exc.code, exc.message)
+        save_job(storage, job)
+        return job
+    job.succeed(report.input_stats)
+    save_job(storage, job)
+    return job
+
+
+def fail_job(storage: Storage, job_id: str, code: str, message: str) -> Job | None:
+    """Mark a job failed unless it already finished; return it, or None if it does not exist."""
+    try:
+        job = load_job(storage, job_id)
+    except JobNotFound:
+        return None
+    if not job.status.is_finished:
+        job.fail(code, message)
+        save_job(storage, job)
+    return job

@@ -1,0 +1,84 @@
+"""Celery tasks: thin wrappers that run a job by id and make sure it ends, never stuck running."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+
+from worker import defaults
+from worker.celery_app import PROCESS_JOB_TASK
+from worker.exceptions import JobNotFound, StorageUnavailable
+from worker.processing import fail_job, run_job
+from worker.settings import Settings
+from worker.storage import Storage, open_storage
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def worker_settings() -> Settings:
+    """Return the worker process's settings, read once from `KCOLORS_*` variables."""
+    return Settings.from_env()
+
+
+def worker_storage() -> Storage:
+    """Return the storage of this worker process."""
+    return open_storage(worker_settings())
+
+
+def retry_delay(retries: int) -> float:
+    """Return the backoff before retry number `retries + 1`: exponential, capped, jittered."""
+    base = min(
+        defaults.STORAGE_RETRY_BACKOFF_SECONDS * 2**retries, defaults.STORAGE_RETRY_MAX_SECONDS
+    )
+    return base * random.uniform(0.5, 1.0)
+
+
+def record_failure(storage: Storage, job_id: str, code: str, message: str) -> None:
+    """Mark the job failed; if storage is down too, log it (`kcolors reconcile` finds it later)."""
+    try:
+        fail_job(storage, job_id, code, message)
+    except StorageUnavailable:
+        log.error("job %s: could not record failure %s: %s", job_id, code, message)
+
+
+class JobTask(Task):
+    """Marks the job failed when its process is killed at the hard time limit."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        if isinstance(exc, TimeLimitExceeded) and args:
+            message = (
+                f"the job ran past the hard time limit ({worker_settings().hard_time_limit} s)"
+            )
+            record_failure(worker_storage(), args[0], "time_limit_exceeded", message)
+
+
+@shared_task(name=PROCESS_JOB_TASK, bind=True, base=JobTask, max_retries=defaults.STORAGE_RETRIES)
+def process_job(self: JobTask, job_id: str) -> str | None:
+    """Run job `job_id`; retry when storage fails; end it failed on anything else."""
+    storage = worker_storage()
+    try:
+        return run_job(storage, job_id, worker_settings()).status.value
+    except JobNotFound:
+        log.warning("job %s has no document; dropped", job_id)
+        return None
+    except SoftTimeLimitExceeded:
+        limit = worker_settings().soft_time_limit
+        record_failure(storage, job_id, "time_limit_exceeded", f"the job ran past {limit} s")
+        return "failed"
+    except StorageUnavailable as exc:
+        if self.request.retries >= self.max_retries:
+            message = f"storage failed {self.max_retries + 1} times: {exc}"
+            record_failure(storage, job_id, exc.code, message)
+            return "failed"
+        log.warning("job %s: %s; retry %d", job_id, exc, self.request.retries + 1)
+        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
+    except Exception as exc:
+        # A bug, not bad input: record it on the job rather than leave it running forever.
+        log.exception("job %s failed unexpectedly", job_id)
+        record_failure(storage, job_id, "internal_error", f"{type(exc).__name__}: {exc}")
+        return "failed"
