@@ -1,0 +1,137 @@
+"""Auto-k: the fewest colours that reach a target PSNR.
+
+The search runs on binned colours, each candidate k warm-started from a smaller fit extended by
+k-means++ (never refitted from scratch), with the PSNR estimated from the bins plus the scatter
+inside them; the chosen k is then fitted for real and checked, stepping up while it falls short.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from worker import defaults
+from worker.kmeans import extend_centers, kmeans_plus_plus, lloyd, nearest_centers
+from worker.palette import _COARSE_ABOVE_COLORS, _FINE_BITS, coarse_bins, to_features
+from worker.stats import psnr_from_sse
+
+if TYPE_CHECKING:
+    from worker.decode import DecodedImage
+    from worker.palette import ColorHistogram
+    from worker.quantize import QuantizedOutput, QuantizeOptions
+
+_SEARCH_ITERATIONS = 20  # Lloyd iterations per warm-started candidate
+
+
+class _PsnrEstimator:
+    """Estimates the PSNR of n fitted colours from binned colours, growing fits incrementally."""
+
+    def __init__(self, histogram: ColorHistogram, space: str, seed: int) -> None:
+        colors, counts = histogram.colors, histogram.counts.astype(np.float64)
+        visible = colors[:, 3] > 0 if histogram.has_alpha else np.ones(len(colors), bool)
+        colors, counts = colors[visible], counts[visible]
+        self.n_colors = len(colors)
+        self.n_values = int(histogram.counts.sum()) * colors.shape[1]
+        self.space = space
+        self.rng = np.random.default_rng(seed)
+        exact_values = colors.astype(np.float64)
+        features = to_features(colors, space)
+        if len(colors) > _COARSE_ABOVE_COLORS:
+            self.points, self.weights = coarse_bins(colors, counts, features, _FINE_BITS)
+            self.values, _ = coarse_bins(colors, counts, exact_values, _FINE_BITS)
+            # Squared error inside the bins, which assigning whole bins does not see.
+            within = counts @ np.sum(exact_values**2, axis=1)
+            self.scatter = max(0.0, float(within - self.weights @ np.sum(self.values**2, axis=1)))
+        else:
+            self.points, self.weights, self.values, self.scatter = (
+                features,
+                counts,
+                exact_values,
+                0.0,
+            )
+        self.fits: dict[int, np.ndarray] = {}
+
+    def centers(self, n: int) -> np.ndarray:
+        """Fit n centres, starting from the largest smaller fit extended by k-means++."""
+        smaller = [m for m in self.fits if m < n]
+        if smaller:
+            start = extend_centers(self.points, self.weights, self.fits[max(smaller)], n, self.rng)
+        else:
+            start = kmeans_plus_plus(self.points, self.weights, n, self.rng)
+        self.fits[n] = lloyd(self.points, self.weights, start, max_iter=_SEARCH_ITERATIONS).centers
+        return self.fits[n]
+
+    def psnr(self, n: int) -> float:
+        """Estimated PSNR (inf when lossless) of n colours."""
+        if n >= self.n_colors:
+            return float("inf")
+        centers = self.centers(n)
+        labels, _ = nearest_centers(self.points, centers)
+        centre_values = self.values_of(centers)
+        error = self.values - centre_values[labels]
+        sse = float(self.weights @ np.sum(error**2, axis=1)) + self.scatter
+        psnr = psnr_from_sse(sse, self.n_values)
+        return float("inf") if psnr is None else psnr
+
+    def values_of(self, centers: np.ndarray) -> np.ndarray:
+        """Centres as 0..255 colour values (the space PSNR is measured in)."""
+        from worker.palette import from_features
+
+        return from_features(centers, self.space).astype(np.float64)
+
+
+def estimate_fit_size(histogram: ColorHistogram, target: float, space: str, seed: int) -> int:
+    """Estimate the fewest fitted colours whose PSNR reaches `target`."""
+    estimator = _PsnrEstimator(histogram, space, seed)
+    has_clear = histogram.has_alpha and bool((histogram.colors[:, 3] == 0).any())
+    largest = max(1, min(defaults.MAX_K - int(has_clear), estimator.n_colors))
+    low, high = 0, largest  # psnr(low) < target (or low unfitted); psnr(high) assumed enough
+    n = 1
+    while n < largest:
+        if estimator.psnr(n) >= target:
+            high = n
+            break
+        low, n = n, min(2 * n, largest)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if estimator.psnr(middle) >= target:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def quantize_to_target(
+    image: DecodedImage,
+    histogram: ColorHistogram,
+    options: QuantizeOptions,
+    quantize_for_k: Callable[..., QuantizedOutput],
+) -> QuantizedOutput:
+    """Make the output with the fewest colours (<= 256) whose real PSNR reaches the target."""
+    target = float(options.target_psnr)
+    has_clear = histogram.has_alpha and bool((histogram.colors[:, 3] == 0).any())
+    n_fit = estimate_fit_size(histogram, target, options.space, options.seed)
+    k = max(defaults.MIN_K, n_fit + int(has_clear))
+    limit = max(defaults.MIN_K, min(defaults.MAX_K, len(histogram.colors)))
+    output = quantize_for_k(image, histogram, k, options)
+    # The estimate is close, not exact: step up until the real PSNR reaches the target, or
+    # down while one colour fewer still reaches it.
+    while not _reaches(output, target) and k < limit:
+        k += 1
+        output = quantize_for_k(image, histogram, k, options)
+    while _reaches(output, target) and k > defaults.MIN_K:
+        fewer = quantize_for_k(image, histogram, k - 1, options)
+        if not _reaches(fewer, target):
+            break
+        k, output = k - 1, fewer
+    stats = {**output.stats, "auto": True, "target_psnr": target}
+    return dataclasses.replace(output, stats=stats)
+
+
+def _reaches(output: QuantizedOutput, target: float) -> bool:
+    """Whether an output's PSNR (None: lossless) reaches the target."""
+    psnr = output.stats["psnr"]
+    return psnr is None or psnr >= target
