@@ -7,10 +7,10 @@ import mimetypes
 from flask import Blueprint, Response, redirect, request, send_file, url_for
 
 from web.openapi import openapi_document
-from web.services import enqueue_job, get_settings, get_storage
+from web.services import get_settings, get_storage, submit_job
 from web.submission import parse_submission
-from worker.exceptions import BrokerUnavailable, InvalidParameter, ObjectNotFound
-from worker.job import Job, input_key, list_jobs, load_job, save_job
+from worker.exceptions import InvalidParameter, ObjectNotFound
+from worker.job import list_jobs, load_job
 from worker.storage import LocalStorage
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -26,21 +26,8 @@ class ResultNotFound(ObjectNotFound):
 @bp.post("/jobs")
 def create_job() -> tuple[dict, int, dict[str, str]]:
     """Validate, store the input and the job document, then enqueue the job's id."""
-    settings, storage = get_settings(), get_storage()
-    submission = parse_submission(request, settings, storage.get)
-    info = dict(submission.image_info)
-    extension = info.pop("extension")
-    job = Job.create(submission.params, submission.source_key or "", info)
-    if submission.upload is not None:
-        job.input["key"] = input_key(job.id, extension)
-        storage.put(job.input["key"], submission.upload, f"image/{info['format']}")
-    save_job(storage, job)
-    try:
-        enqueue_job(job.id)
-    except BrokerUnavailable as exc:
-        job.fail(exc.code, exc.message)  # never leave a document queued with no message behind it
-        save_job(storage, job)
-        raise
+    submission = parse_submission(request, get_settings(), get_storage().get)
+    job = submit_job(submission)
     return job.to_dict(), 202, {"Location": url_for("api.get_job", job_id=job.id)}
 
 

@@ -7,8 +7,10 @@ from celery import Celery
 from flask import current_app
 from kombu.exceptions import OperationalError
 
+from web.submission import Submission
 from worker.celery_app import FALLBACK_BROKER_URL, PROCESS_JOB_TASK, create_celery_app
 from worker.exceptions import BrokerUnavailable
+from worker.job import Job, input_key, save_job
 from worker.settings import Settings
 from worker.storage import Storage, open_storage
 
@@ -55,3 +57,22 @@ def check_broker() -> None:
         raise BrokerUnavailable(f"broker unreachable: {exc}") from exc
     finally:
         client.close()
+
+
+def submit_job(submission: Submission) -> Job:
+    """Store the input and the job document, then enqueue the job (for the API and the form)."""
+    storage = get_storage()
+    info = dict(submission.image_info)
+    extension = info.pop("extension")
+    job = Job.create(submission.params, submission.source_key or "", info)
+    if submission.upload is not None:
+        job.input["key"] = input_key(job.id, extension)
+        storage.put(job.input["key"], submission.upload, f"image/{info['format']}")
+    save_job(storage, job)
+    try:
+        enqueue_job(job.id)
+    except BrokerUnavailable as exc:
+        job.fail(exc.code, exc.message)  # never leave a document queued with no message behind it
+        save_job(storage, job)
+        raise
+    return job
