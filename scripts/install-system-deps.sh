@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite and benchmarks need, only when they are missing.
 set -euo pipefail
-packages=(pngquant docker-compose)
+packages=(pngquant docker-compose chromium chromium-driver)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

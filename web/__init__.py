@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
 from worker.settings import Settings
 
@@ -16,14 +18,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(
         KCOLORS_SETTINGS=settings,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        # Signs the session that holds the form's CSRF token; random per process unless set.
+        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
     )
     if test_config:
         app.config.update(test_config)
 
-    from web import api, health
+    from web import api, health, pages
     from web.errors import register_error_handlers
 
     register_error_handlers(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+
+    # Every form is CSRF-checked; the JSON API is for programs, which send no browser cookies.
+    csrf = CSRFProtect(app)
+    csrf.exempt(api.bp)
     return app

@@ -1,0 +1,120 @@
+"""The human-facing pages: the upload form, a job's live page, and the list of recent jobs."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response
+
+from web.chart import human_bytes
+from web.forms import JobForm
+from web.job_view import describe_job, input_url, k_label, parse_time
+from web.services import get_settings, get_storage, submit_job
+from web.submission import INPUT_EXTENSIONS, Submission, build_params, parse_ks, probe_image
+from worker.exceptions import JobNotFound, KcolorsError
+from worker.job import list_jobs, load_job
+
+bp = Blueprint("pages", __name__)
+RECENT_JOBS = 30
+
+
+@bp.app_template_filter("human_bytes")
+def human_bytes_filter(n: float) -> str:
+    """Format a byte count for people."""
+    return human_bytes(n)
+
+
+@bp.app_template_filter("short_time")
+def short_time_filter(value: str | None) -> str:
+    """Format an ISO 8601 UTC time as `YYYY-MM-DD HH:MM:SS UTC`."""
+    return parse_time(value).strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
+
+
+@bp.app_template_filter("sentence")
+def sentence_filter(message: str) -> str:
+    """Capitalise an error message and end it with a full stop, as a sentence on a page."""
+    message = message.strip()
+    return f"{message[:1].upper()}{message[1:]}{'' if message.endswith('.') else '.'}"
+
+
+@bp.get("/")
+def index() -> str:
+    """Show the upload form."""
+    return _render_form(JobForm())
+
+
+@bp.post("/")
+def submit() -> Response | tuple[str, int]:
+    """Validate the form, create the job as the API does, and go to the job's page."""
+    form = JobForm()
+    if not form.validate_on_submit():
+        return _render_form(form), 400
+    settings, fields, data = get_settings(), form.job_params(), form.image.data.read()
+    try:
+        params = build_params(fields, parse_ks([fields["k"]]), settings)
+        job = submit_job(Submission(params, probe_image(data, settings.max_pixels), upload=data))
+    except KcolorsError as exc:
+        return _render_form(form, message=sentence_filter(exc.message)), exc.http_status
+    return redirect(url_for("pages.job_detail", job_id=job.id), code=303)
+
+
+@bp.get("/jobs")
+def job_list() -> str:
+    """List recent jobs, newest first, with thumbnails and status."""
+    documents = [job.to_dict() for job in list_jobs(get_storage(), RECENT_JOBS)]
+    jobs = [
+        {**doc, "thumbnail_url": input_url(doc["id"]), "k_label": k_label(doc["params"])}
+        for doc in documents
+    ]
+    return render_template("jobs.html", jobs=jobs)
+
+
+@bp.get("/jobs/<job_id>")
+def job_detail(job_id: str) -> str:
+    """Show a job: live progress while it runs, then its results side by side."""
+    return render_template("job.html", api_job_url=f"/api/jobs/{job_id}", **_describe(job_id))
+
+
+@bp.get("/jobs/<job_id>/panel")
+def job_panel(job_id: str) -> str:
+    """Return the job page's status and results as an HTML fragment, for live updates."""
+    return render_template("_job_panel.html", **_describe(job_id))
+
+
+@bp.errorhandler(JobNotFound)
+def job_not_found(exc: JobNotFound) -> tuple[str, int]:
+    """Say plainly that there is no such job."""
+    return render_template("not_found.html", message=exc.message), 404
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(exc: RequestEntityTooLarge) -> tuple[str, int]:
+    """Show the form again with the upload limit, not an error page."""
+    limit = human_bytes(current_app.config["MAX_CONTENT_LENGTH"])
+    message = f"The file is too large: uploads are limited to {limit}."
+    return _render_form(JobForm(formdata=None), message=message), 413
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(exc: CSRFError) -> tuple[str, int]:
+    """Ask for a resubmission when the form's CSRF token is missing or stale."""
+    message = "The form expired or was not sent from this site; please choose the image again."
+    return _render_form(JobForm(formdata=None), message=message), 400
+
+
+def _render_form(form: JobForm, message: str | None = None) -> str:
+    settings = get_settings()
+    return render_template(
+        "index.html",
+        form=form,
+        message=message,
+        max_upload_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+        max_pixels=settings.max_pixels,
+        max_k_values=settings.max_k_values,
+        formats=", ".join(INPUT_EXTENSIONS),
+    )
+
+
+def _describe(job_id: str) -> dict:
+    return describe_job(load_job(get_storage(), job_id).to_dict())
