@@ -2,6 +2,12 @@
 
 import pytest
 
+from tests.fixtures.browser import (  # noqa: F401  (fixtures, found by pytest by name)
+    chromium,
+    open_tab,
+    screenshot_dir,
+    tab,
+)
 from tests.fixtures.servers import (  # noqa: F401  (fixtures, found by pytest by name)
     aws_credentials,
     celery_worker,

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, DecimalField, RadioField, SelectField, StringField
+from wtforms import BooleanField, DecimalField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from worker import defaults
 
-# Each preset is (form value, label); the value is the comma-separated k list sent to the job.
+# Each preset's value is the comma-separated k list sent to the job.
 K_PRESETS = (
-    ("2,5,10,15,24", "2, 5, 10, 15, 24 (the article's choice)"),
-    ("2,4,8,16", "2, 4, 8, 16 (1 to 4 bits per pixel)"),
-    ("8,16,32,64", "8, 16, 32, 64"),
-    ("64,128,256", "64, 128, 256 (near-photographic)"),
+    SelectChoice("2,5,10,15,24", "2, 5, 10, 15, 24 (the article's choice)"),
+    SelectChoice("2,4,8,16", "2, 4, 8, 16 (1 to 4 bits per pixel)"),
+    SelectChoice("8,16,32,64", "8, 16, 32, 64"),
+    SelectChoice("64,128,256", "64, 128, 256 (near-photographic)"),
 )
 CUSTOM = "custom"
 AUTO = "auto"
@@ -29,10 +29,10 @@ class JobForm(FlaskForm):
         "Colours (k)",
         choices=[
             *K_PRESETS,
-            (CUSTOM, "Custom list"),
-            (AUTO, "Auto: the fewest colours for a target quality"),
+            SelectChoice(CUSTOM, "Custom list"),
+            SelectChoice(AUTO, "Auto: the fewest colours for a target quality"),
         ],
-        default=K_PRESETS[0][0],
+        default=K_PRESETS[0].value,
     )
     k_custom = StringField("Custom k values", render_kw={"placeholder": "e.g. 3, 6, 12"})
     target_psnr = DecimalField(
@@ -44,12 +44,15 @@ class JobForm(FlaskForm):
     dither = BooleanField("Dithering (Floyd-Steinberg)")
     space = SelectField(
         "Colour space for clustering",
-        choices=[("rgb", "RGB (as the article)"), ("lab", "CIELAB (perceptual)")],
+        choices=[
+            SelectChoice("rgb", "RGB (as the article)"),
+            SelectChoice("lab", "CIELAB (perceptual)"),
+        ],
         default="rgb",
     )
     format = SelectField(
         "Output format",
-        choices=[("png", "PNG (indexed)"), ("webp", "WebP (lossless)")],
+        choices=[SelectChoice("png", "PNG (indexed)"), SelectChoice("webp", "WebP (lossless)")],
         default="png",
     )
 
@@ -66,9 +69,9 @@ class JobForm(FlaskForm):
                     f"{item!r} is not a whole number from {defaults.MIN_K} to {defaults.MAX_K}."
                 )
 
-    def validate_target_psnr(self, field: DecimalField) -> None:
-        """Require a target quality when "Auto" is chosen."""
-        if self.k_choice.data == AUTO and field.data is None:
+    def validate_k_choice(self, field: RadioField) -> None:
+        """Require a target quality when "Auto" is chosen (the field itself is optional)."""
+        if field.data == AUTO and self.target_psnr.data is None:
             raise ValidationError("Enter a target PSNR in dB, e.g. 35.")
 
     def job_params(self) -> dict[str, str]:

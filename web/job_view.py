@@ -42,7 +42,8 @@ def input_summary(stats: dict[str, Any]) -> str:
     """Describe the uploaded image with whatever statistics are known so far."""
     parts = []
     if stats.get("width"):
-        parts.append(f"{stats['width']}\u00d7{stats['height']} {stats.get('format', '').upper()}")
+        size = f"{stats['width']}\u00d7{stats.get('height', '?')}"
+        parts.append(f"{size} {stats.get('format', '').upper()}")
     if stats.get("bytes"):
         parts.append(human_bytes(stats["bytes"]))
     if stats.get("distinct_colors"):

@@ -35,7 +35,7 @@
     if (!file) return;
     const problem = checkFile(file);
     showError(problem);
-    zoneText.textContent = `${file.name} (${Math.round(file.size / 1000).toLocaleString()} kB)`;
+    zoneText.textContent = `${file.name} (${(file.size / 1024).toFixed(1)} KiB)`;
     if (!problem && file.type.startsWith("image/")) {
       previewUrl = URL.createObjectURL(file);
       preview.src = previewUrl;

@@ -1,0 +1,191 @@
+"""The pages over Flask's test client: form validation, CSRF, and jobs read from storage."""
+
+import base64
+import html
+import io
+import json
+import re
+
+import pytest
+import redis
+
+from tests.images import gradient_png
+from web import create_app
+from worker.celery_app import QUEUE
+from worker.job import Job, JobParams, save_job
+from worker.settings import Settings
+from worker.storage import open_storage
+
+
+@pytest.fixture
+def broker(valkey_server):
+    client = redis.Redis.from_url(valkey_server.connection_url)
+    client.flushall()
+    return client
+
+
+@pytest.fixture
+def settings(tmp_path, valkey_server, broker):
+    return Settings(
+        storage_url=f"file://{tmp_path / 'store'}",
+        broker_url=valkey_server.connection_url,
+        max_upload_bytes=64 * 1024,
+    )
+
+
+def csrf_token(client) -> str:
+    """Load the form as a browser would and return its CSRF token."""
+    html = client.get("/").get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def submit(client, data=None, filename="cat.png", token=True, **fields):
+    form = {"image": (io.BytesIO(gradient_png() if data is None else data), filename)}
+    form |= {"k_choice": "2,5,10,15,24", "space": "rgb", "format": "png", **fields}
+    if token:
+        form["csrf_token"] = csrf_token(client)
+    return client.post("/", data=form, content_type="multipart/form-data")
+
+
+def page_text(response) -> str:
+    """Return the page's visible text, tags removed and spaces collapsed."""
+    text = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
+    return " ".join(html.unescape(text).split())
+
+
+def stored_jobs(settings) -> list[str]:
+    return open_storage(settings).list("jobs/")
+
+
+def test_form_shows_the_upload_limit_presets_and_a_csrf_token(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "Up to 64.0 KiB and 50,000,000 pixels: PNG, JPEG, WEBP, GIF, BMP." in text
+    assert "2, 5, 10, 15, 24 (the article's choice)" in text
+    assert "Auto: the fewest colours for a target quality" in text
+    assert re.search(r'<label for="image">', response.get_data(as_text=True))
+    assert csrf_token(client)
+
+
+def test_valid_submission_stores_the_job_enqueues_it_and_redirects_to_its_page(
+    client, settings, broker
+):
+    response = submit(client, k_choice="custom", k_custom="3, 6 12", dither="y", space="lab")
+    assert response.status_code == 303
+    job_id = response.headers["Location"].rsplit("/", 1)[1]
+    assert response.headers["Location"] == f"/jobs/{job_id}"
+    document = json.loads(open_storage(settings).get(f"jobs/{job_id}/job.json"))
+    assert document["status"] == "queued"
+    assert document["params"] == {"k": [3, 6, 12], "dither": True, "space": "lab",
+                                  "target_psnr": None, "seed": 0, "format": "png"}  # fmt: skip
+    assert open_storage(settings).get(document["input"]["key"]) == gradient_png()
+    [message] = broker.lrange(QUEUE, 0, -1)
+    args, _, _ = json.loads(base64.b64decode(json.loads(message)["body"]))
+    assert args == [job_id]
+
+
+def test_auto_mode_sends_the_target_quality_and_no_k(client, settings):
+    response = submit(client, k_choice="auto", target_psnr="32.5", format="webp")
+    job_id = response.headers["Location"].rsplit("/", 1)[1]
+    document = json.loads(open_storage(settings).get(f"jobs/{job_id}/job.json"))
+    assert document["params"]["k"] == []
+    assert document["params"]["target_psnr"] == 32.5
+    assert document["params"]["format"] == "webp"
+
+
+def test_post_without_the_csrf_token_is_refused_with_a_message_and_nothing_stored(client, settings):
+    response = submit(client, token=False)
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+    assert "The form expired or was not sent from this site" in page_text(response)
+    assert stored_jobs(settings) == []
+
+
+def test_oversized_upload_gets_the_form_back_with_the_limit(client, settings):
+    response = submit(client, data=b"\x89PNG" + bytes(70 * 1024))
+    assert response.status_code == 413
+    assert "The file is too large: uploads are limited to 64.0 KiB." in page_text(response)
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert stored_jobs(settings) == []
+
+
+def test_non_image_upload_gets_a_plain_message(client, settings):
+    response = submit(client, data=b"just some text, not a picture", filename="notes.png")
+    assert response.status_code == 415
+    assert "Not an image in a supported format." in page_text(response)
+    assert stored_jobs(settings) == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "message"),
+    [
+        ({"k_choice": "custom", "k_custom": ""}, 400, "Enter at least one k value"),
+        ({"k_choice": "custom", "k_custom": "4, 300"}, 400, "'300' is not a whole number"),
+        ({"k_choice": "custom", "k_custom": ",".join(map(str, range(2, 20)))}, 422,
+         "At most 16 k values per job, got 18."),
+        ({"k_choice": "auto", "target_psnr": ""}, 400, "Enter a target PSNR in dB"),
+        ({"space": "hsv"}, 400, "Not a valid choice"),
+    ],
+)  # fmt: skip
+def test_invalid_choices_are_explained_on_the_form(client, settings, fields, status, message):
+    response = submit(client, **fields)
+    assert response.status_code == status
+    assert message in page_text(response)
+    assert stored_jobs(settings) == []
+
+
+def test_missing_file_is_explained(client):
+    token = csrf_token(client)
+    response = client.post("/", data={"csrf_token": token, "k_choice": "2,5,10,15,24"})
+    assert response.status_code == 400
+    assert "Choose an image to upload." in page_text(response)
+
+
+def test_json_api_stays_usable_by_programs_without_a_csrf_token(client):
+    form = {"image": (io.BytesIO(b"not an image"), "x.png")}
+    response = client.post("/api/jobs", data=form, content_type="multipart/form-data")
+    assert response.status_code == 415
+    assert response.get_json()["error"]["code"] == "unsupported_format"
+
+
+def test_unknown_job_page_says_so(client):
+    response = client.get("/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV")
+    assert response.status_code == 404
+    assert "No job '01ARZ3NDEKTSV4RRFFQ69G5FAV'" in page_text(response)
+
+
+def stored_failed_job(settings) -> Job:
+    job = Job.create(JobParams(k=(2, 8)), "jobs/x/input.png", {"format": "png", "width": 4})
+    job.start()
+    job.fail("corrupt_image", "the image cannot be read: truncated PNG")
+    save_job(open_storage(settings), job)
+    return job
+
+
+def test_failed_job_page_shows_its_error_plainly(client, settings):
+    job = stored_failed_job(settings)
+    text = page_text(client.get(f"/jobs/{job.id}"))
+    assert "The job failed The image cannot be read: truncated PNG." in text
+    assert "Error code: corrupt_image" in text
+    panel = client.get(f"/jobs/{job.id}/panel")
+    assert panel.status_code == 200
+    assert "<html" not in panel.get_data(as_text=True)
+    assert "truncated PNG" in page_text(panel)
+
+
+def test_recent_jobs_lists_stored_jobs_newest_first(client, settings):
+    first, second = stored_failed_job(settings), stored_failed_job(settings)
+    html = client.get("/jobs").get_data(as_text=True)
+    assert html.index(second.id) < html.index(first.id)
+    assert f'src="/api/jobs/{first.id}/input"' in html
+    assert "k = 2, 8" in page_text(client.get("/jobs"))
+
+
+def test_empty_job_list_invites_a_first_job(client):
+    assert "No jobs yet. Quantize a first image" in page_text(client.get("/jobs"))
+
+
+def test_a_configured_secret_key_signs_the_session(settings):
+    app = create_app({"KCOLORS_SETTINGS": settings.replace(secret_key="s3cret")})
+    assert app.config["SECRET_KEY"] == "s3cret"
