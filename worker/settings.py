@@ -32,6 +32,8 @@ class Settings:
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     secret_key: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
+    log_format: str = "text"  # "json" for one JSON object per line, carrying the job id
+    metrics_port: int = defaults.METRICS_PORT  # worker's Prometheus exporter; 0: none
 
     def __post_init__(self) -> None:
         if not self.soft_time_limit < self.hard_time_limit < self.visibility_timeout:
@@ -40,6 +42,8 @@ class Settings:
             )
         if self.max_pixels <= 0 or self.max_upload_bytes <= 0 or self.max_k_values <= 0:
             raise InvalidConfiguration("size limits must be positive")
+        if self.log_format not in ("text", "json"):
+            raise InvalidConfiguration(f"log_format must be text or json, not {self.log_format!r}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

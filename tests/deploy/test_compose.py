@@ -141,3 +141,8 @@ def test_every_kcolors_variable_written_is_a_setting():
     mentioned = mentioned_kcolors_variables(COMPOSE_FILE.read_text())
     assert "KCOLORS_BROKER_URL" in mentioned
     check_container_environment(mentioned)
+
+
+def test_worker_exposes_the_metrics_port_inside_the_network(config):
+    worker = config["services"]["worker"]
+    assert str(Settings.from_env(worker["environment"]).metrics_port) in worker["expose"]

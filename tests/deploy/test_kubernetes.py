@@ -241,3 +241,13 @@ def test_example_overlay_runs_everything_in_cluster():
 
 def _decoded(secret: dict[str, Any]) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
+
+
+def test_worker_exposes_the_configured_metrics_port():
+    docs = all_documents()
+    settings = Settings.from_env(by_kind(docs, "ConfigMap")["kcolors-config"]["data"])
+    worker = by_kind(docs, "Deployment")["kcolors-worker"]
+    ports = {p["name"]: p["containerPort"] for p in containers(worker)[0]["ports"]}
+    assert ports["metrics"] == settings.metrics_port
+    annotations = worker["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(settings.metrics_port)

