@@ -8,7 +8,8 @@ import redis
 from flask import Blueprint, Response, current_app, g, request
 from prometheus_client import CollectorRegistry
 
-from worker import defaults, metrics
+from worker import metrics
+from worker.celery_app import QUEUE
 
 bp = Blueprint("metrics", __name__)
 
@@ -47,7 +48,7 @@ def scrape() -> Response:
     connection = broker_connection()
     if connection is not None:
         broker = CollectorRegistry(auto_describe=False)
-        broker.register(metrics.BrokerCollector(connection, defaults.QUEUE_NAME))
+        broker.register(metrics.BrokerCollector(connection, QUEUE))
         registries.append(broker)
     body, content_type = metrics.render(*registries)
     return Response(body, content_type=content_type)

@@ -57,7 +57,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": QUEUE,
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
-        "include": ["worker.tasks"],
+        "include": ["worker.tasks", "worker.signals"],
     }
 
 

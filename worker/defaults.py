@@ -23,7 +23,3 @@ WEB_PORT = 8000
 STORAGE_RETRIES = 5
 STORAGE_RETRY_BACKOFF_SECONDS = 1.0
 STORAGE_RETRY_MAX_SECONDS = 30.0
-
-# Celery's default queue: the Redis list that holds waiting jobs (KEDA scales on its length).
-QUEUE_NAME = "celery"
-METRICS_PORT = 9808  # the worker's Prometheus exporter

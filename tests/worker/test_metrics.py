@@ -54,8 +54,11 @@ def finished_job(status: str = "succeeded", **extra) -> dict:
 
 
 def test_a_finished_job_records_its_duration_stages_and_status(broker):
+    broker.flushall()
     before = scrape(metrics.process_registry())
-    metrics.record_finished_job(finished_job(), broker)
+    job = finished_job(id="01ONCE")
+    assert metrics.record_finished_job(job, broker)
+    assert not metrics.record_finished_job(job, broker)  # a redelivered message: not again
     after = scrape(metrics.process_registry())
 
     def grew(name, **labels):
@@ -65,13 +68,15 @@ def test_a_finished_job_records_its_duration_stages_and_status(broker):
     assert grew("kcolors_job_duration_seconds_sum", status="succeeded") == pytest.approx(1.5)
     assert grew("kcolors_job_stage_duration_seconds_count", stage="fit") == 2
     assert grew("kcolors_job_stage_duration_seconds_sum", stage="fit") == pytest.approx(0.03)
-    assert int(broker.hget(metrics.FINISHED_JOBS_KEY, "succeeded")) >= 1
+    assert int(broker.hget(metrics.FINISHED_JOBS_KEY, "succeeded")) == 1
 
 
 def test_a_failed_job_counts_its_error_code(broker):
     before = scrape(metrics.process_registry())
     error = {"code": "corrupt_image", "message": "truncated"}
-    metrics.record_finished_job(finished_job("failed", results=[], error=error), broker)
+    metrics.record_finished_job(
+        finished_job("failed", id="01FAIL", results=[], error=error), broker
+    )
     after = scrape(metrics.process_registry())
     name = "kcolors_job_failures_total"
     assert (
@@ -110,7 +115,7 @@ EXPORTER = textwrap.dedent(
     from worker import metrics
 
     def fail_one_job(code):
-        job = {"status": "failed", "error": {"code": code}, "results": []}
+        job = {"id": "x", "status": "failed", "error": {"code": code}, "results": []}
         metrics.record_finished_job(job, None)
 
     if __name__ == "__main__":
