@@ -35,6 +35,7 @@ KUBERNETES_VERSION = "1.30"  # the oldest release still supported when this was 
 KEDA_SCHEMA = json.loads(
     (Path(__file__).parent / "keda-scaledobject-v1alpha1.schema.json").read_text()
 )
+PATCH_SUFFIX = "-patch.yaml"
 OVERLAYS = sorted(p.name for p in (DEPLOY / "overlays").iterdir())
 
 
@@ -65,8 +66,9 @@ def hpa_with_behavior(behavior: dict[str, Any]) -> dict[str, Any]:
 
 
 def all_documents() -> list[dict[str, Any]]:
-    """Every object written under deploy/."""
-    return [doc for path in kubernetes_files() for doc in load_documents(path)]
+    """Every object under deploy/, patches (partial objects applied by overlays) left out."""
+    paths = [p for p in kubernetes_files() if not p.name.endswith(PATCH_SUFFIX)]
+    return [doc for path in paths for doc in load_documents(path)]
 
 
 def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
