@@ -2,7 +2,11 @@
 
 import click
 
+from cli.client import status, submit
 from cli.quantize import quantize
+from cli.up import up
+from cli.web import web
+from cli.worker import worker
 
 
 @click.group()
@@ -12,3 +16,11 @@ def main() -> None:
 
 
 main.add_command(quantize)
+main.add_command(up)
+main.add_command(worker)
+main.add_command(web)
+main.add_command(submit)
+main.add_command(status)
+
+if __name__ == "__main__":
+    main()

