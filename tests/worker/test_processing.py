@@ -1,0 +1,121 @@
+"""Running jobs with the real engine and local storage, without a broker."""
+
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from tests.images import gradient_png
+from worker.exceptions import StorageUnavailable
+from worker.job import Job, JobParams, JobStatus, input_key, job_key, load_job, save_job
+from worker.processing import fail_job, run_job
+from worker.settings import Settings
+from worker.storage import LocalStorage
+
+
+@pytest.fixture
+def storage(tmp_path):
+    return LocalStorage(tmp_path / "store")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(storage_url=f"file://{tmp_path / 'store'}")
+
+
+def queue_job(storage, data, ks=(2, 6)):
+    job = Job.create(JobParams(k=ks), "", {"format": "png"})
+    job.input["key"] = input_key(job.id, "png")
+    storage.put(job.input["key"], data)
+    save_job(storage, job)
+    return job
+
+
+def test_run_job_stores_each_output_and_finishes(storage, settings):
+    job = queue_job(storage, gradient_png(50, 40))
+    done = run_job(storage, job.id, settings)
+    assert done.status is JobStatus.SUCCEEDED and done.progress == 1
+    stored = load_job(storage, job.id)
+    assert stored.to_dict() == done.to_dict()
+    assert stored.input["width"] == 50 and stored.input["distinct_colors"] > 6
+    for result in stored.results:
+        image = Image.open(io.BytesIO(storage.get(result["key"])))
+        assert image.mode == "P" and len(image.getcolors(256)) <= result["k"]
+
+
+def test_rerun_after_a_lost_worker_rewrites_the_same_objects(storage, settings):
+    job = queue_job(storage, gradient_png(30, 30))
+    first = run_job(storage, job.id, settings)
+    keys = storage.list(f"jobs/{job.id}/")
+    outputs = {r["key"]: storage.get(r["key"]) for r in first.results}
+    # The worker died after storing outputs but before acknowledging: the job is redelivered.
+    document = json.loads(storage.get(job_key(job.id)))
+    document.update(status="running", finished_at=None)
+    storage.put(job_key(job.id), json.dumps(document).encode())
+    again = run_job(storage, job.id, settings)
+    assert again.status is JobStatus.SUCCEEDED and again.attempts == 2
+    assert storage.list(f"jobs/{job.id}/") == keys
+    assert {r["key"]: storage.get(r["key"]) for r in again.results} == outputs  # deterministic
+
+
+def test_finished_job_is_skipped(storage, settings):
+    job = queue_job(storage, gradient_png())
+    run_job(storage, job.id, settings)
+    before = storage.get(job_key(job.id))
+    assert run_job(storage, job.id, settings).status is JobStatus.SUCCEEDED
+    assert storage.get(job_key(job.id)) == before
+
+
+def test_undecodable_input_fails_with_the_engine_code(storage, settings):
+    job = queue_job(storage, b"definitely not a picture")
+    failed = run_job(storage, job.id, settings)
+    assert failed.status is JobStatus.FAILED and failed.error["code"] == "unsupported_format"
+    assert load_job(storage, job.id).error == failed.error
+
+
+def test_missing_input_fails_with_object_not_found(storage, settings):
+    job = queue_job(storage, gradient_png())
+    storage.delete(job.input["key"])
+    assert run_job(storage, job.id, settings).error["code"] == "object_not_found"
+
+
+class OutputsUnwritable(LocalStorage):
+    """A storage whose output writes fail, as when the S3 server goes away mid-job."""
+
+    def put(self, key, data, content_type="application/octet-stream"):
+        if "/k" in key:
+            raise StorageUnavailable("connection refused")
+        super().put(key, data, content_type)
+
+
+def test_storage_failure_propagates_for_retry_and_leaves_the_job_running(tmp_path, settings):
+    storage = OutputsUnwritable(tmp_path / "store")
+    job = queue_job(storage, gradient_png())
+    with pytest.raises(StorageUnavailable):
+        run_job(storage, job.id, settings)
+    assert load_job(storage, job.id).status is JobStatus.RUNNING
+    failed = fail_job(storage, job.id, "storage_unavailable", "gave up")
+    assert failed.status is JobStatus.FAILED
+    assert fail_job(storage, job.id, "other", "x").error["code"] == "storage_unavailable"
+
+
+def test_task_retries_storage_errors_then_ends_failed(tmp_path, settings, monkeypatch):
+    """The Celery task, run eagerly in-process: retries with backoff, then records a failure."""
+    from worker import tasks
+
+    storage = OutputsUnwritable(tmp_path / "store")
+    job = queue_job(storage, gradient_png())
+    monkeypatch.setattr(tasks, "worker_storage", lambda: storage)
+    monkeypatch.setattr(tasks, "worker_settings", lambda: settings)
+    result = tasks.process_job.apply(args=[job.id])
+    assert result.get() == "failed"
+    stored = load_job(storage, job.id)
+    assert stored.status is JobStatus.FAILED and stored.error["code"] == "storage_unavailable"
+    assert stored.attempts == tasks.process_job.max_retries + 1
+
+
+def test_retry_delay_backs_off_and_is_capped():
+    from worker.tasks import retry_delay
+
+    assert 0.5 <= retry_delay(0) <= 1 and 4 <= retry_delay(3) <= 8 and retry_delay(20) <= 30
