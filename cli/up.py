@@ -13,10 +13,6 @@ import time
 import click
 import requests
 
-from worker import defaults
-from worker.settings import Settings
-from worker.storage import open_storage
-
 LOCAL_STORAGE_URL = "file://./kcolors-data"
 STARTUP_TIMEOUT_SECONDS = 60
 SHUTDOWN_TIMEOUT_SECONDS = 30
@@ -64,11 +60,17 @@ def stop(children: list[subprocess.Popen]) -> None:
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="address of the web server")
-@click.option("--port", default=defaults.WEB_PORT, show_default=True, type=int, help="0: any free")
+@click.option("--port", type=int, help="port of the web server [default: 8000; 0: any free]")
 @click.option("--workers", default=1, show_default=True, type=int, help="worker processes")
-def up(host: str, port: int, workers: int) -> None:
+def up(host: str, port: int | None, workers: int) -> None:
     """Run web server, worker and (unless KCOLORS_BROKER_URL is set) an embedded Valkey."""
+    # Imported here: `kcolors quantize` must start without the service's libraries.
+    from worker import defaults
+    from worker.settings import Settings
+    from worker.storage import open_storage
+
     settings = Settings.from_env()
+    port = defaults.WEB_PORT if port is None else port
     if not os.environ.get("KCOLORS_STORAGE_URL"):
         settings = settings.replace(storage_url=LOCAL_STORAGE_URL)
     open_storage(settings).check()

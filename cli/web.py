@@ -7,9 +7,6 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 
-from worker import defaults
-from worker.settings import Settings
-
 
 class WebServer(BaseApplication):
     """gunicorn running `web.create_app()` with options given in code, not a config file."""
@@ -30,12 +27,16 @@ class WebServer(BaseApplication):
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
-@click.option("--port", default=defaults.WEB_PORT, show_default=True, type=int)
+@click.option("--port", type=int, help="[default: 8000]")
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn processes")
 @click.option("--threads", default=4, show_default=True, type=int, help="threads per process")
-def web(host: str, port: int, workers: int, threads: int) -> None:
+def web(host: str, port: int | None, workers: int, threads: int) -> None:
     """Serve the web app and JSON API with gunicorn."""
+    from worker import defaults
+    from worker.settings import Settings
+
     settings = Settings.from_env()
+    port = defaults.WEB_PORT if port is None else port
     WebServer(
         {
             "bind": f"{host}:{port}",
