@@ -93,6 +93,7 @@ SCHEMAS: dict[str, Any] = {
             "input",
             "results",
             "error",
+            "timings",
         ],
         "properties": {
             "id": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$"},
@@ -115,6 +116,11 @@ SCHEMAS: dict[str, Any] = {
                 },
             },
             "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
+            "timings": {
+                "type": "object",
+                "description": "seconds the worker spent in the engine and in storage",
+                "additionalProperties": {"type": "number"},
+            },
             "error": {
                 "oneOf": [
                     {"type": "null"},

@@ -127,6 +127,7 @@ class Job:
     attempts: int = 0
     results: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, str] | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds: engine, storage
 
     @classmethod
     def create(cls, params: JobParams, input_key: str, input_info: dict[str, Any]) -> Job:
@@ -188,6 +189,7 @@ class Job:
             "input": self.input,
             "results": self.results,
             "error": self.error,
+            "timings": self.timings,
         }
 
     @classmethod
@@ -205,6 +207,7 @@ class Job:
             attempts=data.get("attempts", 0),
             results=data["results"],
             error=data["error"],
+            timings=data.get("timings", {}),
         )
 
 

@@ -6,6 +6,7 @@ Plain functions, no Celery: `worker.tasks` calls them, and tests call them witho
 from __future__ import annotations
 
 import logging
+import time
 
 from worker.exceptions import JobNotFound, KcolorsError, StorageUnavailable
 from worker.job import Job, load_job, result_key, result_url, save_job
@@ -42,21 +43,32 @@ def run_job(storage: Storage, job_id: str, settings: Settings) -> Job:
     job.start()
     save_job(storage, job)
 
+    storage_seconds = 0.0
+
     def store_output(output: QuantizedOutput) -> None:
+        nonlocal storage_seconds
+        started = time.perf_counter()
         key = result_key(job.id, output.k, output.extension)
         storage.put(key, output.data, output.media_type)
         job.record_result(output.k, output.stats, key, result_url(job.id, output.k))
         save_job(storage, job)
+        storage_seconds += time.perf_counter() - started
 
     try:
+        started = time.perf_counter()
         data = storage.get(job.input["key"])
+        storage_seconds += time.perf_counter() - started
+        started = time.perf_counter()
         report = quantize_image(data, job.params.k, quantize_options(job, settings), store_output)
+        # The engine's own time, without the storage writes its callback made.
+        engine_seconds = time.perf_counter() - started - storage_seconds
     except StorageUnavailable:
         raise
     except KcolorsError as exc:  # bad input or parameters: retrying cannot help
         job.fail(exc.code, exc.message)
         save_job(storage, job)
         return job
+    job.timings = {"engine": round(engine_seconds, 4), "storage": round(storage_seconds, 4)}
     job.succeed(report.input_stats)
     save_job(storage, job)
     return job

@@ -39,6 +39,7 @@ def test_run_job_stores_each_output_and_finishes(storage, settings):
     stored = load_job(storage, job.id)
     assert stored.to_dict() == done.to_dict()
     assert stored.input["width"] == 50 and stored.input["distinct_colors"] > 6
+    assert stored.timings["engine"] > 0 and stored.timings["storage"] > 0
     for result in stored.results:
         image = Image.open(io.BytesIO(storage.get(result["key"])))
         assert image.mode == "P" and len(image.getcolors(256)) <= result["k"]
