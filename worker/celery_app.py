@@ -12,7 +12,7 @@ from celery import Celery
 from worker.settings import Settings
 
 PROCESS_JOB_TASK = "kcolors.process_job"
-QUEUE = "celery"  # Celery's default; deploy/ (KEDA) reads this Redis list's length
+QUEUE = "kcolors"  # the Redis list deploy/ (KEDA) and /metrics watch
 # Used only when KCOLORS_BROKER_URL is unset outside `kcolors up` (which starts its own Valkey).
 FALLBACK_BROKER_URL = "redis://127.0.0.1:6379/0"
 BROKER_TIMEOUT_SECONDS = 5

@@ -57,11 +57,12 @@ def run_job(storage: Storage, job_id: str, settings: Settings) -> Job:
     try:
         started = time.perf_counter()
         data = storage.get(job.input["key"])
-        storage_seconds += time.perf_counter() - started
+        read_seconds = time.perf_counter() - started
         started = time.perf_counter()
         report = quantize_image(data, job.params.k, quantize_options(job, settings), store_output)
         # The engine's own time, without the storage writes its callback made.
         engine_seconds = time.perf_counter() - started - storage_seconds
+        storage_seconds += read_seconds
     except StorageUnavailable:
         raise
     except KcolorsError as exc:  # bad input or parameters: retrying cannot help
