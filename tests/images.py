@@ -34,3 +34,13 @@ def encode(image: Image.Image, format: str = "PNG") -> bytes:
 def gradient_png(width: int = 64, height: int = 48, seed: int = 0) -> bytes:
     """Return a many-coloured PNG."""
     return encode(gradient_image(width, height, seed))
+
+
+def chelsea_png(scale: int = 1) -> bytes:
+    """Return the article's cat photo (scikit-image's `chelsea`, 451x300) as PNG, scaled up."""
+    from skimage import data as sample_images  # a dev dependency, imported only where used
+
+    image = Image.fromarray(sample_images.chelsea())
+    if scale != 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.LANCZOS)
+    return encode(image)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 WIDTH, HEIGHT = 480, 220
-LEFT, RIGHT, TOP, BOTTOM = 48, 56, 16, 36  # margins for the axis labels
+LEFT, RIGHT, TOP, BOTTOM = 44, 68, 16, 36  # margins for the axis labels
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,16 @@
 """The pages in headless Chromium against the app served over HTTP: the form's behaviour."""
 
 import base64
-import io
 
 import pytest
 import redis
-from PIL import Image
-from skimage import data as sample_images
 
 from tests.fixtures.browser import PHONE
+from tests.images import chelsea_png
 from worker.settings import Settings
 from worker.storage import open_storage
 
 pytestmark = pytest.mark.browser
-
-
-def chelsea_png() -> bytes:
-    """The article's cat: scikit-image's `chelsea`, 451x300, saved as PNG."""
-    buffer = io.BytesIO()
-    Image.fromarray(sample_images.chelsea()).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture
