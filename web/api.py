@@ -10,7 +10,7 @@ from web.openapi import openapi_document
 from web.services import get_settings, get_storage, submit_job
 from web.submission import parse_submission
 from worker.exceptions import InvalidParameter, ObjectNotFound
-from worker.job import list_jobs, load_job
+from worker.job import list_jobs, load_job, result_filename
 from worker.storage import LocalStorage
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -52,7 +52,11 @@ def get_result(job_id: str, k: int) -> Response:
     job = load_job(get_storage(), job_id)
     for result in job.results:
         if result["k"] == k:
-            return serve_object(result["key"])
+            # `?download=1` answers as an attachment, so that browsers save the file.
+            name = (
+                result_filename(job.id, k, result["key"]) if request.args.get("download") else None
+            )
+            return serve_object(result["key"], download_name=name)
     raise ResultNotFound(f"job {job_id} has no result for k={k} (status {job.status.value})")
 
 
@@ -62,17 +66,24 @@ def get_input(job_id: str) -> Response:
     return serve_object(load_job(get_storage(), job_id).input["key"])
 
 
-def serve_object(key: str) -> Response:
+def serve_object(key: str, download_name: str | None = None) -> Response:
     """Redirect to a short-lived URL for `key`, or stream it when storage has no URLs."""
     storage = get_storage()
     if isinstance(storage, LocalStorage):
         path = storage.path(key)
         if not path.is_file():
             raise ObjectNotFound(f"no object at {key!r}")
-        return send_file(path, mimetype=mimetypes.guess_type(key)[0], max_age=0)
+        return send_file(
+            path,
+            mimetype=mimetypes.guess_type(key)[0],
+            max_age=0,
+            as_attachment=download_name is not None,
+            download_name=download_name,
+        )
     if not storage.exists(key):
         raise ObjectNotFound(f"no object at {key!r}")
-    return redirect(storage.url(key, get_settings().presign_expires), code=302)
+    expires = get_settings().presign_expires
+    return redirect(storage.url(key, expires, download_name=download_name), code=302)
 
 
 @bp.get("/openapi.json")

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from web.chart import human_bytes, quality_size_chart
+from worker.job import result_filename, result_url
 
 STATUS_TEXT = {
     "queued": "Waiting for a worker…",
@@ -71,14 +72,13 @@ def status_text(job: dict[str, Any]) -> str:
 
 
 def _describe_result(job_id: str, result: dict[str, Any]) -> dict[str, Any]:
-    extension = result.get("format") or "png"
-    path = f"/api/jobs/{job_id}/results/{result['k']}"
+    path = result_url(job_id, result["k"])
     return {
         **result,
         "image_url": path,
-        "download_url": path,
-        "extension": extension,
-        "filename": f"kcolors-{job_id}-k{result['k']}.{extension}",
+        "download_url": f"{path}?download=1",
+        "extension": result["key"].rsplit(".", 1)[-1],
+        "filename": result_filename(job_id, result["k"], result["key"]),
     }
 
 

@@ -205,6 +205,13 @@ PATHS: dict[str, Any] = {
             "parameters": [
                 JOB_ID,
                 {"name": "k", "in": "path", "required": True, "schema": {"type": "integer"}},
+                {
+                    "name": "download",
+                    "in": "query",
+                    "required": False,
+                    "description": "any non-empty value: answer as an attachment to save",
+                    "schema": {"type": "string"},
+                },
             ],
             "responses": {**IMAGE_OR_REDIRECT, "404": _error("unknown job or no such result")},
         }

@@ -250,6 +250,11 @@ def result_url(job_id: str, k: int) -> str:
     return f"/api/jobs/{job_id}/results/{k}"
 
 
+def result_filename(job_id: str, k: int, key: str) -> str:
+    """Return the name a downloaded output is saved under, e.g. `kcolors-<id>-k16.png`."""
+    return f"kcolors-{job_id}-k{k}.{key.rsplit('.', 1)[-1]}"
+
+
 def save_job(storage: Storage, job: Job) -> None:
     """Write the job document to storage."""
     body = json.dumps(job.to_dict(), indent=2, sort_keys=True).encode()

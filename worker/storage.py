@@ -59,8 +59,11 @@ class Storage(abc.ABC):
         """Return every key starting with `prefix`, sorted."""
 
     @abc.abstractmethod
-    def url(self, key: str, expires: int) -> str | None:
-        """Return a URL that reads `key` for `expires` seconds, or None if there is none."""
+    def url(self, key: str, expires: int, download_name: str | None = None) -> str | None:
+        """Return a URL that reads `key` for `expires` seconds, or None if there is none.
+
+        With `download_name`, the URL answers as an attachment saved under that name.
+        """
 
     @abc.abstractmethod
     def check(self) -> None:
@@ -120,7 +123,7 @@ class LocalStorage(Storage):
                     keys.append(key)
         return sorted(keys)
 
-    def url(self, key: str, expires: int) -> None:
+    def url(self, key: str, expires: int, download_name: str | None = None) -> None:
         return None
 
     def check(self) -> None:
@@ -201,10 +204,11 @@ class S3Storage(Storage):
         return sorted(keys)
 
     @_translate_s3_errors
-    def url(self, key: str, expires: int) -> str:
-        return self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=expires
-        )
+    def url(self, key: str, expires: int, download_name: str | None = None) -> str:
+        params = {"Bucket": self.bucket, "Key": self._key(key)}
+        if download_name:
+            params["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
+        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
 
     def check(self) -> None:
         try:

@@ -12,7 +12,7 @@ from tests.fixtures.openapi import check_response
 from tests.images import encode, gradient_image, gradient_png
 from web import create_app
 from worker.celery_app import PROCESS_JOB_TASK, QUEUE
-from worker.job import job_key
+from worker.job import Job, JobParams, job_key, result_key, result_url, save_job
 from worker.settings import Settings
 from worker.storage import open_storage
 
@@ -179,6 +179,21 @@ def test_input_is_streamed_and_missing_result_is_404(client):
     assert response.mimetype == "image/png"
     response = check_response(client.get(f"/api/jobs/{job['id']}/results/2"))
     assert_error(response, 404, "result_not_found")
+
+
+def test_result_is_streamed_inline_or_as_an_attachment_to_save(client, settings):
+    storage, data = open_storage(settings), gradient_png(seed=4)
+    job = Job.create(JobParams(k=(2,)), "jobs/x/input.png", {"format": "png"})
+    job.start()
+    storage.put(result_key(job.id, 2, "png"), data, "image/png")
+    job.record_result(2, {"bytes": len(data)}, result_key(job.id, 2, "png"), result_url(job.id, 2))
+    save_job(storage, job)
+    inline = check_response(client.get(f"/api/jobs/{job.id}/results/2"))
+    assert inline.data == data
+    assert inline.headers["Content-Disposition"].startswith("inline")
+    saved = check_response(client.get(f"/api/jobs/{job.id}/results/2?download=1"))
+    assert saved.data == data
+    assert saved.headers["Content-Disposition"] == f"attachment; filename=kcolors-{job.id}-k2.png"
 
 
 def test_list_jobs_newest_first(client):

@@ -1,7 +1,6 @@
 """A photo from the form to its compared results, in headless Chromium against the whole service:
 Valkey, moto's S3 server, a Celery worker process and the app over HTTP."""
 
-import io
 import mimetypes
 
 import pytest
@@ -87,11 +86,12 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
     widths = page.locator("img.output-image").evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
     assert widths == [902] * len(ARTICLE_KS)
 
-    # The download link serves a palette PNG with at most k colours.
-    link = page.locator("#stats-table tr[data-k='5'] a.download")
-    response = page.request.get(service.url + link.get_attribute("href"))
-    assert response.ok
-    downloaded = Image.open(io.BytesIO(response.body()))
+    # The download link saves a palette PNG with at most k colours.
+    with page.expect_download() as download_info:
+        page.locator("#stats-table tr[data-k='5'] a.download").click()
+    download = download_info.value
+    assert download.suggested_filename == f"kcolors-{job_id}-k5.png"
+    downloaded = Image.open(download.path())
     assert (downloaded.format, downloaded.mode, downloaded.size) == ("PNG", "P", (902, 600))
     assert len(downloaded.getcolors()) <= 5
 

@@ -99,6 +99,14 @@ def test_s3_presigned_url_reads_the_object_over_http(s3_server, s3_bucket):
         assert response.read() == b"\x89PNG fake"
 
 
+def test_s3_presigned_download_url_answers_as_an_attachment(s3_server, s3_bucket):
+    storage = S3Storage(s3_bucket, "p", endpoint_url=s3_server)
+    storage.put("jobs/x/k2.png", b"\x89PNG fake", "image/png")
+    with urllib.request.urlopen(storage.url("jobs/x/k2.png", 60, download_name="a-k2.png")) as r:
+        assert r.headers["Content-Disposition"] == 'attachment; filename="a-k2.png"'
+        assert r.read() == b"\x89PNG fake"
+
+
 def test_s3_keys_live_under_the_prefix(s3_server, s3_bucket):
     S3Storage(s3_bucket, "/deep/prefix/", endpoint_url=s3_server).put("a/b", b"1")
     assert S3Storage(s3_bucket, "", endpoint_url=s3_server).list() == ["deep/prefix/a/b"]
