@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
+import contextlib
+
+from flask import Blueprint, current_app, redirect, render_template, session, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
@@ -13,7 +15,7 @@ from web.job_view import describe_job, input_url, k_label, parse_time
 from web.services import get_settings, get_storage, submit_job
 from web.submission import INPUT_EXTENSIONS, Submission, build_params, parse_ks, probe_image
 from worker.exceptions import JobNotFound, KcolorsError
-from worker.job import list_jobs, load_job
+from worker.job import Job, list_jobs, load_job
 
 bp = Blueprint("pages", __name__)
 RECENT_JOBS = 30
@@ -56,18 +58,22 @@ def submit() -> Response | tuple[str, int]:
         job = submit_job(Submission(params, probe_image(data, settings.max_pixels), upload=data))
     except KcolorsError as exc:
         return _render_form(form, message=sentence_filter(exc.message)), exc.http_status
+    session["job_ids"] = [job.id, *session.get("job_ids", [])][:RECENT_JOBS]
     return redirect(url_for("pages.job_detail", job_id=job.id), code=303)
 
 
 @bp.get("/jobs")
 def job_list() -> str:
     """List recent jobs, newest first, with thumbnails and status."""
-    documents = [job.to_dict() for job in list_jobs(get_storage(), RECENT_JOBS)]
+    # With API tokens configured, job ids are capabilities (the API lists jobs only for a token
+    # holder), so the page lists only the jobs this browser submitted.
+    only_mine = bool(get_settings().api_tokens)
+    documents = [job.to_dict() for job in _recent_jobs(only_mine)]
     jobs = [
         {**doc, "thumbnail_url": input_url(doc["id"]), "k_label": k_label(doc["params"])}
         for doc in documents
     ]
-    return render_template("jobs.html", jobs=jobs)
+    return render_template("jobs.html", jobs=jobs, only_mine=only_mine)
 
 
 @bp.get("/jobs/<job_id>")
@@ -114,6 +120,17 @@ def _render_form(form: JobForm, message: str | None = None) -> str:
         max_k_values=settings.max_k_values,
         formats=", ".join(INPUT_EXTENSIONS),
     )
+
+
+def _recent_jobs(only_mine: bool) -> list[Job]:
+    storage = get_storage()
+    if not only_mine:
+        return list_jobs(storage, RECENT_JOBS)
+    jobs = []
+    for job_id in session.get("job_ids", []):
+        with contextlib.suppress(JobNotFound):  # deleted since
+            jobs.append(load_job(storage, job_id))
+    return jobs
 
 
 def _describe(job_id: str) -> dict:

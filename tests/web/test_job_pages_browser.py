@@ -68,6 +68,7 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
     assert samples[0] < 1 and samples[-1] == 1
     assert any(0 < value < 1 for value in samples), f"no intermediate progress in {samples}"
     assert page.locator("#status-text").inner_text() == "Done: 5 outputs."
+    assert page.locator("#announcer").text_content() == "Done: 5 outputs."  # for screen readers
 
     # One output, one palette and one table row per k, and the chart's two series.
     outputs = page.locator("ul.outputs > li")

@@ -189,3 +189,15 @@ def test_empty_job_list_invites_a_first_job(client):
 def test_a_configured_secret_key_signs_the_session(settings):
     app = create_app({"KCOLORS_SETTINGS": settings.replace(secret_key="s3cret")})
     assert app.config["SECRET_KEY"] == "s3cret"
+
+
+def test_with_api_tokens_the_list_shows_only_the_jobs_this_browser_submitted(settings):
+    app = create_app({"TESTING": True, "KCOLORS_SETTINGS": settings.replace(api_tokens=("t",))})
+    client = app.test_client()
+    someone_elses = stored_failed_job(settings)
+    mine = submit(client).headers["Location"].rsplit("/", 1)[1]
+    response = client.get("/jobs")
+    html = response.get_data(as_text=True)
+    assert mine in html and someone_elses.id not in html
+    assert "The jobs submitted from this browser." in page_text(response)
+    assert "No jobs yet" in page_text(app.test_client().get("/jobs"))

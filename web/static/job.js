@@ -7,9 +7,15 @@
   const POLL_MS = 500;
   const FINISHED = ["succeeded", "failed"];
 
+  // The panel is replaced wholesale, so screen readers hear the news from a region outside it.
+  const announcer = document.getElementById("announcer");
+
   async function refreshPanel() {
     const response = await fetch(panel.dataset.panelUrl, { headers: { Accept: "text/html" } });
-    if (response.ok) panel.innerHTML = await response.text();
+    if (!response.ok) return;
+    panel.innerHTML = await response.text();
+    const text = document.getElementById("status-text");
+    if (text) announcer.textContent = text.textContent;
   }
 
   function showProgress(job) {
