@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from typing import Any
 
 import click
@@ -36,6 +38,9 @@ def web(host: str, port: int | None, workers: int, threads: int) -> None:
     from worker.settings import Settings
 
     settings = Settings.from_env()
+    if not settings.secret_key:
+        # Every gunicorn process must sign sessions, and so the form's CSRF tokens, with one key.
+        os.environ["KCOLORS_SECRET_KEY"] = secrets.token_hex(32)
     port = defaults.WEB_PORT if port is None else port
     WebServer(
         {

@@ -9,6 +9,7 @@ import time
 
 import psutil
 import pytest
+import requests
 
 from tests.images import gradient_png
 
@@ -98,3 +99,21 @@ def test_status_of_unknown_job_and_unreachable_server(tmp_path):
     result = run_client("status", "01HZZZZZZZZZZZZZZZZZZZZZZZ", "--server", "http://127.0.0.1:9",
                         cwd=tmp_path)  # fmt: skip
     assert result.returncode == 1 and "cannot reach" in result.stderr
+
+
+def test_the_form_works_whichever_web_process_answers(kcolors_up):
+    """`kcolors web` runs several gunicorn processes; all must accept each other's CSRF tokens."""
+    url, _, _, _ = kcolors_up
+    browser = requests.Session()
+    browser.headers["Connection"] = "close"  # a new connection, so any process may answer
+    for _ in range(12):
+        form = browser.get(url + "/", timeout=30).text
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+        response = browser.post(
+            url + "/",
+            data={"csrf_token": token, "k_choice": "2,4,8,16", "space": "rgb", "format": "png"},
+            files={"image": ("cat.png", gradient_png(40, 30), "image/png")},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert response.status_code == 303, response.text
