@@ -39,6 +39,16 @@ def input_url(job_id: str) -> str:
     return f"/api/jobs/{job_id}/input"
 
 
+def describe_list_item(job: dict[str, Any]) -> dict[str, Any]:
+    """Return a job document with what the recent jobs list shows of it."""
+    results = job.get("results") or []
+    # The output with the most colours looks like the original and is an indexed image, usually
+    # far smaller than the upload; there are no thumbnails of their own.
+    best = max(results, key=lambda r: r["k"], default=None)
+    thumbnail = result_url(job["id"], best["k"]) if best else input_url(job["id"])
+    return {**job, "thumbnail_url": thumbnail, "k_label": k_label(job.get("params") or {})}
+
+
 def input_summary(stats: dict[str, Any]) -> str:
     """Describe the uploaded image with whatever statistics are known so far."""
     parts = []

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from web.chart import human_bytes
 from web.forms import JobForm
-from web.job_view import describe_job, input_url, k_label, parse_time
+from web.job_view import describe_job, describe_list_item, parse_time
 from web.services import get_settings, get_storage, submit_job
 from web.submission import INPUT_EXTENSIONS, Submission, build_params, parse_ks, probe_image
 from worker.exceptions import JobNotFound, KcolorsError
@@ -68,11 +68,7 @@ def job_list() -> str:
     # With API tokens configured, job ids are capabilities (the API lists jobs only for a token
     # holder), so the page lists only the jobs this browser submitted.
     only_mine = bool(get_settings().api_tokens)
-    documents = [job.to_dict() for job in _recent_jobs(only_mine)]
-    jobs = [
-        {**doc, "thumbnail_url": input_url(doc["id"]), "k_label": k_label(doc["params"])}
-        for doc in documents
-    ]
+    jobs = [describe_list_item(job.to_dict()) for job in _recent_jobs(only_mine)]
     return render_template("jobs.html", jobs=jobs, only_mine=only_mine)
 
 

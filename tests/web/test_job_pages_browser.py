@@ -113,6 +113,7 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
     page.screenshot(path=screenshot_dir / "compare.png")
     page.keyboard.press("Escape")
     viewer.wait_for(state="hidden")
+    assert page.evaluate("document.activeElement.dataset.k") == "5"  # focus is back
 
     # The recent jobs list shows it with its thumbnail and status, below a newer job.
     newer_id = submit_photo(page, service.url, chelsea_png(), k_custom="4, 8, 16")

@@ -12,7 +12,7 @@ import redis
 from tests.images import gradient_png
 from web import create_app
 from worker.celery_app import QUEUE
-from worker.job import Job, JobParams, save_job
+from worker.job import Job, JobParams, result_key, result_url, save_job
 from worker.settings import Settings
 from worker.storage import open_storage
 
@@ -178,8 +178,19 @@ def test_recent_jobs_lists_stored_jobs_newest_first(client, settings):
     first, second = stored_failed_job(settings), stored_failed_job(settings)
     html = client.get("/jobs").get_data(as_text=True)
     assert html.index(second.id) < html.index(first.id)
-    assert f'src="/api/jobs/{first.id}/input"' in html
+    assert f'src="/api/jobs/{first.id}/input"' in html  # no output to show instead
     assert "k = 2, 8" in page_text(client.get("/jobs"))
+
+
+def test_recent_jobs_show_the_output_with_most_colours_as_thumbnail(client, settings):
+    storage = open_storage(settings)
+    job = Job.create(JobParams(k=(2, 16)), "jobs/x/input.png", {"format": "png"})
+    job.start()
+    for k in (16, 2):
+        job.record_result(k, {"bytes": 1}, result_key(job.id, k, "png"), result_url(job.id, k))
+    save_job(storage, job)
+    html = client.get("/jobs").get_data(as_text=True)
+    assert f'src="/api/jobs/{job.id}/results/16"' in html
 
 
 def test_empty_job_list_invites_a_first_job(client):
@@ -201,3 +212,10 @@ def test_with_api_tokens_the_list_shows_only_the_jobs_this_browser_submitted(set
     assert mine in html and someone_elses.id not in html
     assert "The jobs submitted from this browser." in page_text(response)
     assert "No jobs yet" in page_text(app.test_client().get("/jobs"))
+
+
+def test_without_javascript_only_an_unfinished_job_page_reloads_itself(client, settings):
+    queued = submit(client).headers["Location"]
+    assert 'http-equiv="refresh"' in client.get(queued).get_data(as_text=True)
+    failed = stored_failed_job(settings)
+    assert "refresh" not in client.get(f"/jobs/{failed.id}").get_data(as_text=True)
