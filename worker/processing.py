@@ -51,7 +51,8 @@ def run_job(storage: Storage, job_id: str, settings: Settings) -> Job:
         key = result_key(job.id, output.k, output.extension)
         storage.put(key, output.data, output.media_type)
         job.record_result(output.k, output.stats, key, result_url(job.id, output.k))
-        save_job(storage, job)
+        if job.progress < 1:  # the last output is saved with the job's success just after
+            save_job(storage, job)
         storage_seconds += time.perf_counter() - started
 
     try:
