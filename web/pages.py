@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, session, url_for
 from flask_wtf.csrf import CSRFError
@@ -16,9 +17,39 @@ from web.services import get_settings, get_storage, submit_job
 from web.submission import INPUT_EXTENSIONS, Submission, build_params, parse_ks, probe_image
 from worker.exceptions import JobNotFound, KcolorsError
 from worker.job import Job, list_jobs, load_job
+from worker.settings import Settings
 
 bp = Blueprint("pages", __name__)
 RECENT_JOBS = 30
+ERROR_TITLES = {404: "Not found", 503: "Temporarily unavailable"}
+
+
+@bp.after_request
+def add_security_headers(response: Response) -> Response:
+    """Let pages load only this site's scripts and styles, and never be framed."""
+    response.headers["Content-Security-Policy"] = "; ".join(
+        [
+            "default-src 'self'",
+            f"img-src {' '.join(image_sources(get_settings()))}",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # Job ids in page URLs are capabilities: do not hand them to the storage's host.
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def image_sources(settings: Settings) -> list[str]:
+    """Return where pages may load images from: here, previews, and presigned storage URLs."""
+    sources = ["'self'", "data:", "blob:"]
+    if settings.storage_url.startswith("s3://"):
+        endpoint = urlsplit(settings.s3_endpoint_url or "https://*.amazonaws.com")
+        sources.append(f"{endpoint.scheme}://{endpoint.netloc}")
+    return sources
 
 
 @bp.app_template_filter("human_bytes")
@@ -84,10 +115,11 @@ def job_panel(job_id: str) -> str:
     return render_template("_job_panel.html", **_describe(job_id))
 
 
-@bp.errorhandler(JobNotFound)
-def job_not_found(exc: JobNotFound) -> tuple[str, int]:
-    """Say plainly that there is no such job."""
-    return render_template("not_found.html", message=exc.message), 404
+@bp.errorhandler(KcolorsError)
+def domain_error(exc: KcolorsError) -> tuple[str, int]:
+    """Say plainly what went wrong (no such job, storage down, ...) on a page, not in JSON."""
+    title = ERROR_TITLES.get(exc.http_status, "Something went wrong")
+    return render_template("error.html", title=title, message=exc.message), exc.http_status
 
 
 @bp.errorhandler(RequestEntityTooLarge)

@@ -219,3 +219,28 @@ def test_without_javascript_only_an_unfinished_job_page_reloads_itself(client, s
     assert 'http-equiv="refresh"' in client.get(queued).get_data(as_text=True)
     failed = stored_failed_job(settings)
     assert "refresh" not in client.get(f"/jobs/{failed.id}").get_data(as_text=True)
+
+
+def test_pages_load_only_this_sites_code_and_images_from_storage(client, settings):
+    policy = client.get("/").headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "img-src 'self' data: blob:;" in policy  # local storage: images come through the API
+    s3 = settings.replace(storage_url="s3://bucket/p", s3_endpoint_url="http://127.0.0.1:9000/x")
+    s3_client = create_app({"TESTING": True, "KCOLORS_SETTINGS": s3}).test_client()
+    response = s3_client.get("/")
+    assert (
+        "img-src 'self' data: blob: http://127.0.0.1:9000;"
+        in (response.headers["Content-Security-Policy"])
+    )
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert "Content-Security-Policy" not in client.get("/healthz").headers
+
+
+def test_storage_down_gets_a_plain_page_not_json(settings, s3_server):
+    down = settings.replace(storage_url="s3://no-such-bucket/p", s3_endpoint_url=s3_server)
+    client = create_app({"TESTING": True, "KCOLORS_SETTINGS": down}).test_client()
+    response = client.get("/jobs")
+    assert response.status_code == 503
+    assert response.mimetype == "text/html"
+    assert page_text(response).startswith("Temporarily unavailable")
+    assert "Storage error on 'jobs/': NoSuchBucket." in page_text(response)
