@@ -58,6 +58,7 @@ def enter_job(task_id: str, args: tuple = (), **_: Any) -> None:
     """Tag the task's log lines with its job id."""
     if args:
         _job_tokens[task_id] = CURRENT_JOB_ID.set(str(args[0]))
+        log.info("job started")
 
 
 @signals.task_postrun.connect
