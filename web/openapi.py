@@ -121,6 +121,11 @@ SCHEMAS: dict[str, Any] = {
                 "description": "seconds the worker spent in the engine and in storage",
                 "additionalProperties": {"type": "number"},
             },
+            "reused_from": {
+                "description": "the job whose stored outputs this one reuses (same bytes and "
+                "parameters); it never ran",
+                **NULLABLE_STRING,
+            },
             "error": {
                 "oneOf": [
                     {"type": "null"},

@@ -11,6 +11,7 @@ from web.submission import Submission
 from worker.celery_app import FALLBACK_BROKER_URL, PROCESS_JOB_TASK, create_celery_app
 from worker.exceptions import BrokerUnavailable
 from worker.job import Job, input_key, save_job
+from worker.reuse import find_reusable
 from worker.settings import Settings
 from worker.storage import Storage, open_storage
 
@@ -65,6 +66,11 @@ def submit_job(submission: Submission) -> Job:
     info = dict(submission.image_info)
     extension = info.pop("extension")
     job = Job.create(submission.params, submission.source_key or "", info)
+    source = find_reusable(storage, info["sha256"], submission.params)
+    if source is not None:  # same bytes, same parameters: the outputs exist already
+        job.reuse_results(source)
+        save_job(storage, job)
+        return job
     if submission.upload is not None:
         job.input["key"] = input_key(job.id, extension)
         storage.put(job.input["key"], submission.upload, f"image/{info['format']}")

@@ -20,6 +20,7 @@ from worker.exceptions import (
     UnsupportedFormat,
 )
 from worker.job import JobParams
+from worker.reuse import image_digest
 from worker.settings import Settings
 from worker.storage import check_key
 
@@ -83,6 +84,7 @@ def probe_image(data: bytes, max_pixels: int) -> dict[str, Any]:
         "width": width,
         "height": height,
         "bytes": len(data),
+        "sha256": image_digest(data),
         "extension": INPUT_EXTENSIONS[image.format],
     }
 

@@ -11,6 +11,7 @@ import time
 from worker.exceptions import JobNotFound, KcolorsError, StorageUnavailable
 from worker.job import Job, load_job, result_key, result_url, save_job
 from worker.quantize import QuantizedOutput, QuantizeOptions, quantize_image
+from worker.reuse import remember_results
 from worker.settings import Settings
 from worker.storage import Storage
 
@@ -73,6 +74,7 @@ def run_job(storage: Storage, job_id: str, settings: Settings) -> Job:
     job.timings = {"engine": round(engine_seconds, 4), "storage": round(storage_seconds, 4)}
     job.succeed(report.input_stats)
     save_job(storage, job)
+    remember_results(storage, job)
     return job
 
 

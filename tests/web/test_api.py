@@ -1,6 +1,7 @@
 """The JSON API over Flask's test client, with a real Valkey broker and local storage."""
 
 import base64
+import hashlib
 import io
 import json
 
@@ -58,7 +59,8 @@ def test_upload_answers_202_stores_input_and_document_and_enqueues_only_the_id(
     assert job["params"] == {"k": [2, 5], "dither": True, "space": "lab", "target_psnr": None,
                              "seed": 0, "format": "png"}  # fmt: skip
     assert job["input"] == {"key": f"jobs/{job['id']}/input.png", "format": "png", "width": 64,
-                            "height": 48, "bytes": len(data)}  # fmt: skip
+                            "height": 48, "bytes": len(data),
+                            "sha256": hashlib.sha256(data).hexdigest()}  # fmt: skip
     storage = open_storage(settings)
     assert storage.get(job["input"]["key"]) == data
     assert json.loads(storage.get(job_key(job["id"]))) == job

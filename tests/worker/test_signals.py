@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from tests.fixtures.jobs import free_port, scrape_text, submit_image, wait_for_jobs
+from tests.images import gradient_png
 from tests.worker.test_metrics import sample
 
 pytestmark = pytest.mark.e2e
@@ -23,7 +24,7 @@ def test_a_worker_exports_metrics_and_logs_json_with_the_job_id(
     worker = start_worker(settings, concurrency=2, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
     server = start_live_server(settings)
 
-    jobs = [submit_image(server.url, k="2,5,10") for _ in range(3)]
+    jobs = [submit_image(server.url, gradient_png(seed=n), k="2,5,10") for n in range(3)]
     documents = wait_for_jobs(server.url, [job["id"] for job in jobs])
     assert [d["status"] for d in documents] == ["succeeded"] * 3
 
