@@ -24,16 +24,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from web import api, health, metrics, pages
+    from web import api, batches, health, metrics, pages
     from web.errors import register_error_handlers
 
     register_error_handlers(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(batches.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(metrics.bp)
 
     # Every form is CSRF-checked; the JSON API is for programs, which send no browser cookies.
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)
+    csrf.exempt(batches.bp)
     return app

@@ -241,9 +241,11 @@ PATHS: dict[str, Any] = {
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """Return the OpenAPI document."""
+    from web.openapi_batches import BATCH_PATHS, BATCH_SCHEMAS  # it builds on this module
+
     return {
         "openapi": "3.1.0",
         "info": {"title": "kcolors", "version": "1"},
-        "paths": PATHS,
-        "components": {"schemas": SCHEMAS},
+        "paths": {**PATHS, **BATCH_PATHS},
+        "components": {"schemas": {**SCHEMAS, **BATCH_SCHEMAS}},
     }

@@ -38,8 +38,13 @@ def get_celery() -> Celery:
 
 def enqueue_job(job_id: str) -> None:
     """Send the job's id to the workers, or raise `BrokerUnavailable`."""
+    enqueue_task(PROCESS_JOB_TASK, job_id)
+
+
+def enqueue_task(task_name: str, *args: str) -> None:
+    """Send a task by name to the workers, or raise `BrokerUnavailable`."""
     try:
-        get_celery().send_task(PROCESS_JOB_TASK, args=[job_id])
+        get_celery().send_task(task_name, args=list(args))
     except (OperationalError, OSError) as exc:
         raise BrokerUnavailable(f"the job queue is unreachable: {exc}") from exc
 

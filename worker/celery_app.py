@@ -12,6 +12,7 @@ from celery import Celery
 from worker.settings import Settings
 
 PROCESS_JOB_TASK = "kcolors.process_job"
+EXPAND_BATCH_TASK = "kcolors.expand_batch"
 QUEUE = "kcolors"  # the Redis list deploy/ (KEDA) and /metrics watch
 # Used only when KCOLORS_BROKER_URL is unset outside `kcolors up` (which starts its own Valkey).
 FALLBACK_BROKER_URL = "redis://127.0.0.1:6379/0"
@@ -57,7 +58,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": QUEUE,
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
-        "include": ["worker.tasks", "worker.signals"],
+        "include": ["worker.tasks", "worker.batch_tasks", "worker.signals"],
     }
 
 

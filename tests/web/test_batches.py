@@ -1,0 +1,171 @@
+"""The batch API: a prefix or several uploads, one job per image, progress and a report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+import redis
+
+from tests.fixtures.openapi import check_response
+from tests.images import encode, gradient_image, gradient_png
+from web import create_app
+from worker.batch import expand, load_batch
+from worker.celery_app import EXPAND_BATCH_TASK, QUEUE
+from worker.processing import run_job
+from worker.settings import Settings
+from worker.storage import open_storage
+
+
+@pytest.fixture
+def settings(tmp_path, valkey_server):
+    redis.Redis.from_url(valkey_server.connection_url).flushall()
+    return Settings(
+        storage_url=f"file://{tmp_path / 'store'}", broker_url=valkey_server.connection_url
+    )
+
+
+@pytest.fixture
+def client(settings):
+    return create_app({"TESTING": True, "KCOLORS_SETTINGS": settings}).test_client()
+
+
+@pytest.fixture
+def storage(settings):
+    return open_storage(settings)
+
+
+def run_batch_like_a_worker(storage, settings, batch_id: str) -> list[str]:
+    """Do what the Celery tasks do, in this process: expand, then run every job."""
+    to_run = expand(storage, load_batch(storage, batch_id), settings.max_pixels)
+    for job_id in to_run:
+        run_job(storage, job_id, settings)
+    return to_run
+
+
+def queued_tasks(settings) -> list[str]:
+    """The names of the tasks waiting in the queue."""
+    messages = redis.Redis.from_url(settings.broker_url).lrange(QUEUE, 0, -1)
+    return [json.loads(message)["headers"]["task"] for message in messages]
+
+
+def summary_of(status: str, total: int = 5, progress: float = 0.0, **counts: int) -> dict:
+    """The summary expected for `total` items with these counts (others zero)."""
+    zero = dict.fromkeys(("queued", "running", "succeeded", "failed", "reused"), 0)
+    return {"status": status, "total": total, **zero, **counts, "progress": progress}
+
+
+def test_a_prefix_batch_fans_out_reports_and_reuses(client, storage, settings):
+    cats = {f"uploads/cats/cat{n}.png": gradient_png(48, 32, seed=n) for n in range(3)}
+    cats["uploads/cats/copy-of-cat0.png"] = cats["uploads/cats/cat0.png"]
+    cats["uploads/cats/notes.txt"] = b"not a picture"
+    for key, data in cats.items():
+        storage.put(key, data)
+    storage.put("uploads/dogs/dog.png", gradient_png(seed=9))
+
+    response = check_response(
+        client.post("/api/batches", json={"prefix": "uploads/cats/", "k": [2, 4]})
+    )
+    assert response.status_code == 202
+    batch = response.get_json()
+    assert response.headers["Location"] == f"/api/batches/{batch['id']}"
+    assert sorted(item["name"] for item in batch["items"]) == sorted(
+        key.removeprefix("uploads/cats/") for key in cats
+    )
+    assert batch["summary"] == summary_of("queued", queued=5)
+    assert queued_tasks(settings) == [EXPAND_BATCH_TASK]  # the fan-out happens on a worker
+
+    ran = run_batch_like_a_worker(storage, settings, batch["id"])
+    assert len(ran) == 3  # three different pictures; the copy shares cat0's job
+    view = check_response(client.get(f"/api/batches/{batch['id']}")).get_json()
+    items = {item["name"]: item for item in view["items"]}
+    assert items["copy-of-cat0.png"]["job_id"] == items["cat0.png"]["job_id"]
+    assert items["copy-of-cat0.png"]["duplicate_of"] == "cat0.png"
+    assert items["notes.txt"]["job_id"] is None
+    assert items["notes.txt"]["error"]["code"] == "unsupported_format"
+    assert view["summary"] == summary_of("finished", succeeded=4, failed=1, reused=1, progress=1.0)
+
+    report = check_response(client.get(f"/api/batches/{batch['id']}/report.json")).get_json()
+    rows = report["rows"]
+    assert len(rows) == 4 * 2 + 1  # four pictures with k=2 and k=4, one unreadable file
+    cat1 = [r for r in rows if r["name"] == "cat1.png"]
+    assert [r["k"] for r in cat1] == [2, 4]
+    stored = client.get(f"/api/jobs/{cat1[0]['job_id']}").get_json()["results"]
+    assert [r["bytes"] for r in cat1] == [r["bytes"] for r in stored]
+    assert cat1[0]["input_width"] == 48 and cat1[0]["status"] == "succeeded"
+
+    as_csv = client.get(f"/api/batches/{batch['id']}/report.csv")
+    assert as_csv.status_code == 200 and as_csv.mimetype == "text/csv"
+    csv_rows = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True))))
+    assert [(r["name"], r["k"], r["bytes"]) for r in csv_rows] == [
+        (r["name"], str(r["k"] or ""), str(r["bytes"] or "")) for r in rows
+    ]
+    assert next(r for r in csv_rows if r["name"] == "notes.txt")["error_code"] == (
+        "unsupported_format"
+    )
+
+    # The same prefix again: every picture's outputs exist, nothing runs.
+    again = client.post("/api/batches", json={"prefix": "uploads/cats/", "k": [4, 2]}).get_json()
+    assert run_batch_like_a_worker(storage, settings, again["id"]) == []
+    summary = client.get(f"/api/batches/{again['id']}").get_json()["summary"]
+    assert summary["succeeded"] == 4 and summary["reused"] == 4
+    reused_rows = client.get(f"/api/batches/{again['id']}/report.json").get_json()["rows"]
+    assert {r["reused_from"] for r in reused_rows if r["name"] == "cat1.png"} == {cat1[0]["job_id"]}
+
+
+def test_an_upload_batch_stores_each_picture_once_checked(client, storage, settings):
+    pictures = [("a.png", gradient_png(seed=1)), ("b.jpg", encode(gradient_image(seed=2), "JPEG"))]
+    form = {"image": [(io.BytesIO(data), name) for name, data in pictures], "k": "3"}
+    response = check_response(
+        client.post("/api/batches", data=form, content_type="multipart/form-data")
+    )
+    assert response.status_code == 202
+    batch = response.get_json()
+    assert batch["source"] == {"uploads": 2}
+    assert [storage.get(item["key"]) for item in batch["items"]] == [d for _, d in pictures]
+    run_batch_like_a_worker(storage, settings, batch["id"])
+    report = client.get(f"/api/batches/{batch['id']}/report.json").get_json()
+    assert [(r["name"], r["k"], r["status"]) for r in report["rows"]] == [
+        ("a.png", 3, "succeeded"),
+        ("b.jpg", 3, "succeeded"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "status", "code"),
+    [
+        ({"json": {"prefix": "jobs/", "k": [2]}}, 422, "invalid_source"),
+        ({"json": {"prefix": "uploads/nothing-here/", "k": [2]}}, 422, "empty_batch"),
+        ({"json": {"prefix": "uploads/", "k": [1]}}, 422, "invalid_parameter"),
+        ({"json": ["uploads/"]}, 400, "invalid_json"),
+        ({"data": "prefix=uploads/", "content_type": "text/plain"}, 415, "unsupported_media_type"),
+        ({"data": {"k": "2"}, "content_type": "multipart/form-data"}, 400, "missing_image"),
+    ],
+)
+def test_bad_batches_are_refused_before_anything_is_queued(
+    client, storage, settings, request_kwargs, status, code
+):
+    storage.put("uploads/cat.png", gradient_png())
+    response = check_response(client.post("/api/batches", **request_kwargs))
+    assert response.status_code == status, response.get_json()
+    assert response.get_json()["error"]["code"] == code
+    assert queued_tasks(settings) == []
+
+
+def test_one_bad_upload_refuses_the_batch_and_names_the_file(client, settings):
+    form = {"image": [(io.BytesIO(gradient_png()), "ok.png"), (io.BytesIO(b"junk"), "bad.png")]}
+    response = check_response(
+        client.post("/api/batches", data=form, content_type="multipart/form-data")
+    )
+    assert response.status_code == 415
+    assert response.get_json()["error"]["message"].startswith("bad.png: ")
+    assert queued_tasks(settings) == []
+
+
+def test_unknown_batch_is_404(client):
+    for path in ("", "/report.json", "/report.csv"):
+        response = check_response(client.get(f"/api/batches/01ARZ3NDEKTSV4RRFFQ69G5FAV{path}"))
+        assert response.status_code == 404
+        assert response.get_json()["error"]["code"] == "batch_not_found"

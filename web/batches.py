@@ -1,0 +1,135 @@
+"""The batch API: many images (a storage prefix or several uploads), one job each, one report."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from flask import Blueprint, Response, request, url_for
+
+from web.services import enqueue_task, get_settings, get_storage
+from web.submission import InvalidJson, MissingImage, UnsupportedMediaType, build_params, parse_ks
+from worker import metrics
+from worker.batch import (
+    MAX_BATCH_IMAGES,
+    Batch,
+    item_jobs,
+    load_batch,
+    report_csv,
+    report_rows,
+    save_batch,
+    summary,
+    upload_key,
+)
+from worker.celery_app import EXPAND_BATCH_TASK
+from worker.exceptions import InvalidParameter, KcolorsError
+from worker.probe import probe_image
+from worker.storage import check_key
+
+bp = Blueprint("batches", __name__, url_prefix="/api")
+
+
+class EmptyBatch(KcolorsError):
+    code = "empty_batch"
+    http_status = 422
+
+
+class BatchTooLarge(KcolorsError):
+    code = "batch_too_large"
+    http_status = 413
+
+
+@bp.post("/batches")
+def create_batch() -> tuple[dict, int, dict[str, str]]:
+    """Validate, store the uploads and the batch document, then enqueue its fan-out."""
+    if request.mimetype == "multipart/form-data":
+        batch = batch_from_uploads()
+    elif request.is_json:
+        batch = batch_from_prefix()
+    else:
+        raise UnsupportedMediaType("send multipart/form-data with `image` files, or JSON")
+    save_batch(get_storage(), batch)
+    enqueue_task(EXPAND_BATCH_TASK, batch.id)
+    metrics.JOBS_SUBMITTED.labels(kind="batch").inc(len(batch.items))
+    location = url_for("batches.get_batch", batch_id=batch.id)
+    return batch_view(batch), 202, {"Location": location}
+
+
+def batch_from_prefix() -> Batch:
+    """A batch over every object under a storage prefix the service may read."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidJson("the body must be a JSON object")
+    prefix, settings = body.get("prefix"), get_settings()
+    if not isinstance(prefix, str) or not prefix.startswith(settings.source_prefix):
+        message = f"`prefix` must be a storage prefix under {settings.source_prefix!r}"
+        raise InvalidParameter(message, code="invalid_source")
+    check_key(prefix.rstrip("/") or ".")
+    k = body.get("k", [])
+    params = build_params(body, parse_ks(k if isinstance(k, list) else [k]), settings)
+    keys = get_storage().list(prefix)
+    check_size(len(keys), f"no object under {prefix!r}")
+    names = [(key.removeprefix(prefix).lstrip("/") or key, key) for key in keys]
+    return Batch.create(params, {"prefix": prefix}, names)
+
+
+def batch_from_uploads() -> Batch:
+    """A batch over several uploaded `image` files, each checked before any is stored."""
+    settings, storage = get_settings(), get_storage()
+    files = request.files.getlist("image")
+    if not files:
+        raise MissingImage("send the pictures as repeated multipart fields `image`")
+    check_size(len(files), "no picture sent")
+    params = build_params(request.form.to_dict(), parse_ks(request.form.getlist("k")), settings)
+    uploads = []
+    for number, file in enumerate(files):
+        data = file.read()
+        name = PurePosixPath(file.filename or f"image-{number}").name
+        try:
+            info = probe_image(data, settings.max_pixels)
+        except KcolorsError as exc:
+            raise type(exc)(f"{name}: {exc.message}", code=exc.code) from None
+        uploads.append((name, data, info))
+    batch = Batch.create(params, {"uploads": len(uploads)}, [])
+    for number, (name, data, info) in enumerate(uploads):
+        key = upload_key(batch.id, number, info["extension"])
+        storage.put(key, data, f"image/{info['format']}")
+        batch.items.append({"name": name, "key": key, "job_id": None, "error": None})
+    return batch
+
+
+def check_size(count: int, empty_message: str) -> None:
+    """Refuse an empty batch or one over the limit."""
+    if count == 0:
+        raise EmptyBatch(empty_message)
+    if count > MAX_BATCH_IMAGES:
+        raise BatchTooLarge(f"{count} images; a batch holds at most {MAX_BATCH_IMAGES}")
+
+
+def batch_view(batch: Batch) -> dict:
+    """The batch document with its aggregate progress."""
+    return {**batch.to_dict(), "summary": summary(batch, item_jobs(get_storage(), batch))}
+
+
+@bp.get("/batches/<batch_id>")
+def get_batch(batch_id: str) -> dict:
+    """The batch document and its aggregate progress."""
+    return batch_view(load_batch(get_storage(), batch_id))
+
+
+@bp.get("/batches/<batch_id>/report.json")
+def report_json(batch_id: str) -> dict:
+    """Every image's statistics, one row per image and k."""
+    batch = load_batch(get_storage(), batch_id)
+    jobs = item_jobs(get_storage(), batch)
+    return {"batch": batch.id, "summary": summary(batch, jobs), "rows": report_rows(batch, jobs)}
+
+
+@bp.get("/batches/<batch_id>/report.csv")
+def report_as_csv(batch_id: str) -> Response:
+    """The same report as CSV."""
+    batch = load_batch(get_storage(), batch_id)
+    rows = report_rows(batch, item_jobs(get_storage(), batch))
+    disposition = f'attachment; filename="kcolors-batch-{batch.id}.csv"'
+    return Response(
+        report_csv(rows), mimetype="text/csv", headers={"Content-Disposition": disposition}
+    )

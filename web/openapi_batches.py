@@ -1,0 +1,144 @@
+"""The batch part of the OpenAPI document (`web/batches.py`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from web.openapi import NULLABLE_STRING, _error, _json
+
+BATCH_ID = {"name": "batch_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+BATCH_SCHEMAS: dict[str, Any] = {
+    "BatchItem": {
+        "type": "object",
+        "required": ["name", "key", "job_id", "error"],
+        "properties": {
+            "name": {"type": "string"},
+            "key": {"type": "string"},
+            "job_id": NULLABLE_STRING,
+            "error": {
+                "oneOf": [
+                    {"type": "null"},
+                    {"$ref": "#/components/schemas/Error/properties/error"},
+                ]
+            },
+            "duplicate_of": {"type": "string"},
+        },
+    },
+    "Batch": {
+        "type": "object",
+        "required": ["id", "params", "source", "items", "created_at", "expanded_at", "summary"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$"},
+            "params": {"$ref": "#/components/schemas/Params"},
+            "source": {
+                "oneOf": [
+                    {"type": "object", "required": ["prefix"]},
+                    {"type": "object", "required": ["uploads"]},
+                ]
+            },
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/BatchItem"}},
+            "created_at": {"type": "string", "format": "date-time"},
+            "expanded_at": NULLABLE_STRING,
+            "summary": {"$ref": "#/components/schemas/BatchSummary"},
+        },
+    },
+    "BatchSummary": {
+        "type": "object",
+        "required": [
+            "status",
+            "total",
+            "queued",
+            "running",
+            "succeeded",
+            "failed",
+            "reused",
+            "progress",
+        ],
+        "properties": {
+            "status": {"enum": ["queued", "running", "finished"]},
+            "progress": {"type": "number", "minimum": 0, "maximum": 1},
+            **{
+                name: {"type": "integer", "minimum": 0}
+                for name in ("total", "queued", "running", "succeeded", "failed", "reused")
+            },
+        },
+    },
+    "BatchReport": {
+        "type": "object",
+        "required": ["batch", "summary", "rows"],
+        "properties": {
+            "batch": {"type": "string"},
+            "summary": {"$ref": "#/components/schemas/BatchSummary"},
+            "rows": {"type": "array", "items": {"type": "object", "required": ["name", "k"]}},
+        },
+    },
+}
+
+BATCH_PATHS: dict[str, Any] = {
+    "/api/batches": {
+        "post": {
+            "summary": "Submit many images (a storage prefix as JSON, or several uploads) and k",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["image"],
+                            "properties": {
+                                "image": {
+                                    "type": "array",
+                                    "items": {"type": "string", "format": "binary"},
+                                },
+                                "k": {"type": "string", "description": "repeated or 2,5,10"},
+                            },
+                        }
+                    },
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["prefix"],
+                            "properties": {
+                                "prefix": {"type": "string"},
+                                "k": {"type": "array", "items": {"type": "integer"}},
+                            },
+                        }
+                    },
+                },
+            },
+            "responses": {
+                "202": _json("accepted; `Location` names the batch", "Batch"),
+                "400": _error("malformed request"),
+                "413": _error("too many images, or one too large"),
+                "415": _error("unsupported media type or image format"),
+                "422": _error("invalid parameter, empty prefix or unreadable image"),
+                "503": _error("broker or storage unavailable"),
+            },
+        }
+    },
+    "/api/batches/{batch_id}": {
+        "get": {
+            "summary": "The batch document with its aggregate progress",
+            "parameters": [BATCH_ID],
+            "responses": {"200": _json("the batch", "Batch"), "404": _error("unknown batch")},
+        }
+    },
+    "/api/batches/{batch_id}/report.json": {
+        "get": {
+            "summary": "Every image's statistics, one row per image and k",
+            "parameters": [BATCH_ID],
+            "responses": {"200": _json("report", "BatchReport"), "404": _error("unknown batch")},
+        }
+    },
+    "/api/batches/{batch_id}/report.csv": {
+        "get": {
+            "summary": "The same report as CSV",
+            "parameters": [BATCH_ID],
+            "responses": {
+                "200": {"description": "CSV with a header line", "content": {"text/csv": {}}},
+                "404": _error("unknown batch"),
+            },
+        }
+    },
+}

@@ -1,0 +1,38 @@
+"""Celery task that fans a batch out: one job per image, each sent to the queue."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task, shared_task
+
+from worker import defaults
+from worker.batch import BatchNotFound, expand, item_jobs, load_batch
+from worker.celery_app import EXPAND_BATCH_TASK
+from worker.exceptions import StorageUnavailable
+from worker.job import JobStatus
+from worker.tasks import process_job, retry_delay, worker_settings, worker_storage
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name=EXPAND_BATCH_TASK, bind=True, max_retries=defaults.STORAGE_RETRIES)
+def expand_batch(self: Task, batch_id: str) -> int:
+    """Create the batch's jobs (once) and enqueue those that must run; return how many."""
+    storage = worker_storage()
+    try:
+        batch = load_batch(storage, batch_id)
+        if batch.expanded_at is None:
+            to_run = expand(storage, batch, worker_settings().max_pixels)
+        else:  # a redelivered message: the jobs exist; send again those that never started
+            jobs = item_jobs(storage, batch)
+            to_run = [j.id for j in jobs.values() if j.status is JobStatus.QUEUED]
+    except BatchNotFound:
+        log.warning("batch %s has no document; dropped", batch_id)
+        return 0
+    except StorageUnavailable as exc:
+        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
+    for job_id in to_run:
+        process_job.delay(job_id)
+    log.info("batch %s: %d jobs enqueued of %d images", batch_id, len(to_run), len(batch.items))
+    return len(to_run)
