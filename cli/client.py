@@ -88,7 +88,10 @@ def finish(job: dict[str, Any], server: str) -> None:
 
 
 @click.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--prefix", help="submit a batch: every image under this storage prefix instead")
 @click.option("-k", "ks", multiple=True, help="k values, repeated or comma-separated")
 @click.option("--dither/--no-dither", default=False)
 @click.option("--space", type=click.Choice(["rgb", "lab"]), default="rgb")
@@ -98,10 +101,19 @@ def finish(job: dict[str, Any], server: str) -> None:
 @click.option("--timeout", default=600.0, show_default=True, help="seconds --wait waits")
 @server_option
 def submit(
-    file: Path, ks, dither, space, output_format, target_psnr, wait, timeout, server
+    file: Path | None, prefix, ks, dither, space, output_format, target_psnr, wait, timeout, server
 ) -> None:
-    """Submit FILE to the service; print the job id (and, with --wait, its results)."""
+    """Submit FILE (or, with --prefix, a batch); print the id (with --wait, the results)."""
     server = server.rstrip("/")
+    if (file is None) == (prefix is None):
+        raise click.UsageError("give either FILE or --prefix PREFIX")
+    if prefix is not None:
+        from cli.batches import parse_ks, submit_batch
+
+        fields = {"k": parse_ks(ks), "dither": dither, "space": space, "format": output_format}
+        fields["target_psnr"] = target_psnr
+        submit_batch(server, prefix, fields, wait, timeout)
+        return
     fields: dict[str, Any] = {
         "dither": str(dither).lower(),
         "space": space,
@@ -120,12 +132,21 @@ def submit(
 
 
 @click.command()
-@click.argument("job_id")
+@click.argument("job_id", required=False)
+@click.option("--queue", is_flag=True, help="print the queue's length and the workers that answer")
 @click.option("--wait", is_flag=True, help="poll until the job finishes")
 @click.option("--timeout", default=600.0, show_default=True, help="seconds --wait waits")
 @server_option
-def status(job_id: str, wait: bool, timeout: float, server: str) -> None:
-    """Print a job's state, and its results once it has succeeded."""
+def status(job_id: str | None, queue: bool, wait: bool, timeout: float, server: str) -> None:
+    """Print a job's state and results, or (--queue) the queue and the workers."""
+    if queue:
+        from cli.queue import show_queue
+
+        show_queue()
+    if job_id is None:
+        if not queue:
+            raise click.UsageError("give a JOB_ID, or --queue")
+        return
     server = server.rstrip("/")
     job = call("GET", f"{server}/api/jobs/{job_id}")
     if wait:

@@ -23,7 +23,11 @@ class WebServer(BaseApplication):
 
     def load(self):
         from web import create_app
+        from worker.logs import configure_logging
+        from worker.settings import Settings
 
+        settings = Settings.from_env()
+        configure_logging(settings.log_level, settings.log_format)
         return create_app()
 
 
@@ -34,6 +38,7 @@ class WebServer(BaseApplication):
 @click.option("--threads", default=4, show_default=True, type=int, help="threads per process")
 def web(host: str, port: int | None, workers: int, threads: int) -> None:
     """Serve the web app and JSON API with gunicorn."""
+    import worker.metrics  # noqa: F401  (one metrics directory for all gunicorn processes)
     from worker import defaults
     from worker.settings import Settings
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import redis
@@ -10,8 +11,10 @@ from prometheus_client import CollectorRegistry
 
 from worker import metrics
 from worker.celery_app import QUEUE
+from worker.logs import CURRENT_JOB_ID
 
 bp = Blueprint("metrics", __name__)
+log = logging.getLogger(__name__)
 
 # Single-job submissions; batches count their jobs where they fan out.
 JOB_SUBMISSION_PATH = "/api/jobs"
@@ -19,8 +22,19 @@ JOB_SUBMISSION_PATH = "/api/jobs"
 
 @bp.before_app_request
 def start_timer() -> None:
-    """Note when the request started."""
+    """Note when the request started, and tag log lines with the job it is about."""
     g.request_started = time.perf_counter()
+    job_id = (request.view_args or {}).get("job_id")
+    if job_id:
+        g.job_id_token = CURRENT_JOB_ID.set(job_id)
+
+
+@bp.teardown_app_request
+def forget_job(_: BaseException | None) -> None:
+    """Untag log lines: the thread serves other requests next."""
+    token = g.pop("job_id_token", None)
+    if token is not None:
+        CURRENT_JOB_ID.reset(token)
 
 
 @bp.after_app_request
@@ -32,12 +46,11 @@ def observe_request(response: Response) -> Response:
         metrics.REQUEST_SECONDS.labels(
             method=request.method, endpoint=endpoint, status=str(response.status_code)
         ).observe(time.perf_counter() - started)
-    if (
-        request.method == "POST"
-        and request.path == JOB_SUBMISSION_PATH
-        and response.status_code == 202
-    ):
+    accepted = response.status_code == 202 and request.method == "POST"
+    if accepted and request.path == JOB_SUBMISSION_PATH:
         metrics.JOBS_SUBMITTED.labels(kind="job").inc()
+        job = response.get_json(silent=True) or {}
+        log.info("job %s", job.get("status"), extra={"job_id": job.get("id")})
     return response
 
 

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import click
 import pytest
 import yaml
 
@@ -131,9 +132,8 @@ def test_environment_is_settings_the_code_reads(config, name):
 
 
 @pytest.mark.parametrize("name", KCOLORS_SERVICES)
-def test_commands_are_kcolors_commands(config, name, require_kcolors_command):
+def test_commands_are_kcolors_commands(config, name):
     command = config["services"][name]["command"]
-    require_kcolors_command(command[1])
     check_kcolors_command(command)
 
 
@@ -148,3 +148,16 @@ def test_worker_exposes_the_metrics_port_inside_the_network(config):
     address = Settings.from_env(worker["environment"]).metrics_address
     host, port = metrics_host_port(address)
     assert host == "0.0.0.0" and str(port) in worker["expose"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["kcolors", "worker", "--concurency", "1"], click.NoSuchOption),
+        (["kcolors", "web", "--port", "eighty"], click.BadParameter),
+        (["kcolors", "serve"], AssertionError),
+    ],
+)
+def test_the_command_check_rejects_what_kcolors_would(argv, error):
+    with pytest.raises(error):
+        check_kcolors_command(argv)

@@ -1,12 +1,17 @@
 """The web server's /metrics: request latency, accepted jobs, the broker's queue."""
 
+import io
+import logging
+
 import pytest
 import redis
 
 from cli.broker import start_valkey_server
+from tests.images import gradient_png
 from tests.worker.test_metrics import sample
 from web import create_app
 from worker.celery_app import QUEUE
+from worker.logs import CURRENT_JOB_ID
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +49,16 @@ def test_metrics_show_the_broker_queue(settings, broker_url):
     assert sample(text, "kcolors_broker_up") == 1
     assert sample(text, "kcolors_queue_length", queue=QUEUE) == 4
     connection.delete(QUEUE)
+
+
+def test_web_log_lines_carry_the_job_id(settings, broker_url, caplog):
+    caplog.set_level(logging.INFO, logger="web.metrics")
+    app = create_app({"TESTING": True, "KCOLORS_SETTINGS": settings.replace(broker_url=broker_url)})
+    client = app.test_client()
+    form = {"image": (io.BytesIO(gradient_png()), "cat.png"), "k": "2"}
+    job = client.post("/api/jobs", data=form, content_type="multipart/form-data").get_json()
+    [record] = [r for r in caplog.records if r.getMessage() == "job queued"]
+    assert record.job_id == job["id"]
+    # A request about a job tags its log lines, and only while it runs.
+    assert client.get(f"/api/jobs/{job['id']}").status_code == 200
+    assert CURRENT_JOB_ID.get() is None

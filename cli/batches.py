@@ -1,0 +1,62 @@
+"""`kcolors submit --prefix`: a batch over every image under a storage prefix."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from cli.client import POLL_INTERVAL_SECONDS, call
+
+
+def parse_ks(ks: tuple[str, ...]) -> list[int]:
+    """k values given repeated or comma-separated, as integers."""
+    try:
+        return [int(k) for value in ks for k in value.split(",") if k.strip()]
+    except ValueError:
+        raise click.BadParameter(f"k values must be whole numbers: {', '.join(ks)}") from None
+
+
+def describe(batch: dict[str, Any]) -> str:
+    """One line on a batch's progress."""
+    s = batch["summary"]
+    return (
+        f"batch {batch['id']}: {s['status']} ({s['progress']:.0%}) {s['total']} images: "
+        f"{s['succeeded']} succeeded ({s['reused']} reused), {s['failed']} failed, "
+        f"{s['running']} running, {s['queued']} queued"
+    )
+
+
+def submit_batch(server: str, prefix: str, fields: dict[str, Any], wait: bool, timeout: float):
+    """Submit a prefix batch; with `wait`, follow it and print its report."""
+    batch = call("POST", f"{server}/api/batches", json={"prefix": prefix, **fields})
+    last = describe(batch)
+    click.echo(last)
+    if not wait:
+        return
+    deadline = time.monotonic() + timeout
+    while batch["summary"]["status"] != "finished":
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"batch {batch['id']} not finished after {timeout:.0f} s")
+        time.sleep(POLL_INTERVAL_SECONDS)
+        batch = call("GET", f"{server}/api/batches/{batch['id']}")
+        if describe(batch) != last:
+            last = describe(batch)
+            click.echo(last)
+    print_report(call("GET", f"{server}/api/batches/{batch['id']}/report.json"))
+    click.echo(f"CSV: {server}/api/batches/{batch['id']}/report.csv")
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """Print one line per image and k."""
+    click.echo(f"{'image':<32} {'k':>4} {'bytes':>9} {'ratio':>6} {'psnr':>6}  status")
+    for row in report["rows"]:
+        psnr = "" if row["psnr"] is None else f"{row['psnr']:.1f}"
+        ratio = "" if row["compression_ratio"] is None else f"{row['compression_ratio']:.2f}"
+        status = row["status"] + (f" {row['error_code']}" if row["error_code"] else "")
+        status += " (reused)" if row["reused_from"] else ""
+        click.echo(
+            f"{row['name'][:32]:<32} {row['k'] or '':>4} {row['bytes'] or '':>9} {ratio:>6} "
+            f"{psnr:>6}  {status}"
+        )

@@ -1,0 +1,29 @@
+"""`kcolors status --queue`: the queue's length and the workers that answer a ping."""
+
+from __future__ import annotations
+
+import click
+
+PING_TIMEOUT_SECONDS = 2.0
+
+
+def show_queue() -> None:
+    """Print how many jobs wait in the broker and which workers answer."""
+    import redis
+
+    from worker.celery_app import QUEUE, create_celery_app
+    from worker.settings import Settings
+
+    settings = Settings.from_env()
+    if not settings.broker_url:
+        raise click.ClickException("set KCOLORS_BROKER_URL to the broker's Redis URL")
+    try:
+        length = redis.Redis.from_url(settings.broker_url, socket_timeout=5).llen(QUEUE)
+    except redis.RedisError as exc:
+        raise click.ClickException(f"broker unreachable: {exc}") from None
+    click.echo(f"queue {QUEUE}: {length} waiting")
+    replies = create_celery_app(settings).control.ping(timeout=PING_TIMEOUT_SECONDS)
+    workers = sorted(name for reply in replies for name in reply)
+    click.echo(f"workers answering: {len(workers)}")
+    for name in workers:
+        click.echo(f"  {name}")
