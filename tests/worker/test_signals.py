@@ -7,7 +7,8 @@ import json
 import pytest
 import requests
 
-from tests.fixtures.jobs import free_port, scrape_text, submit_image, wait_for_jobs
+from cli.up import free_port
+from tests.fixtures.jobs import scrape_text, submit_image, wait_for_jobs
 from tests.images import gradient_png
 from tests.worker.test_metrics import sample
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.e2e
 def test_a_worker_exports_metrics_and_logs_json_with_the_job_id(
     s3_settings, start_worker, start_live_server, tmp_path
 ):
-    address = f"127.0.0.1:{free_port()}"
+    address = f"127.0.0.1:{free_port('127.0.0.1')}"
     settings = s3_settings.replace(metrics_address=address, log_format="json")
     metrics_dir = tmp_path / "worker-metrics"
     metrics_dir.mkdir()
