@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import textwrap
@@ -15,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from cli.broker import start_valkey_server
+from cli.up import free_port
 from worker import metrics
 
 
@@ -127,14 +127,8 @@ EXPORTER = textwrap.dedent(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_worker_exporter_adds_up_its_pool_processes(tmp_path):
-    port = free_port()
+    port = free_port("127.0.0.1")
     script = tmp_path / "exporter.py"
     script.write_text(EXPORTER)
     env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
