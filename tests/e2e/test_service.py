@@ -92,3 +92,16 @@ def test_source_job_and_listing_over_http(service):
     assert listed["jobs"][0]["id"] == job["id"]
     ready = check_response(requests.get(f"{service.url}/readyz", timeout=10))
     assert ready.status_code == 200
+
+
+def test_job_past_the_soft_time_limit_ends_failed_not_running(
+    s3_settings, start_worker, start_live_server
+):
+    settings = s3_settings.replace(soft_time_limit=1, hard_time_limit=5, visibility_timeout=30)
+    worker = start_worker(settings)
+    url = start_live_server(settings).url
+    slow = submit(url, gradient_png(1600, 1200), k="64,128,200")
+    job = wait_for_job(url, slow["id"], timeout=60)
+    assert job["status"] == "failed" and job["error"]["code"] == "time_limit_exceeded"
+    assert worker.process.poll() is None
+    assert wait_for_job(url, submit(url, gradient_png(), k="2")["id"])["status"] == "succeeded"
