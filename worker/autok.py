@@ -15,12 +15,12 @@ import numpy as np
 
 from worker import defaults
 from worker.kmeans import extend_centers, kmeans_plus_plus, lloyd, nearest_centers
-from worker.palette import _COARSE_ABOVE_COLORS, _FINE_BITS, coarse_bins, to_features
+from worker.palette import from_features
 from worker.stats import psnr_from_sse
 
 if TYPE_CHECKING:
     from worker.decode import DecodedImage
-    from worker.palette import ColorHistogram
+    from worker.histogram import ColorHistogram
     from worker.quantize import QuantizedOutput, QuantizeOptions
 
 _SEARCH_ITERATIONS = 20  # Lloyd iterations per warm-started candidate
@@ -30,28 +30,17 @@ class _PsnrEstimator:
     """Estimates the PSNR of n fitted colours from binned colours, growing fits incrementally."""
 
     def __init__(self, histogram: ColorHistogram, space: str, seed: int) -> None:
-        colors, counts = histogram.colors, histogram.counts.astype(np.float64)
-        visible = colors[:, 3] > 0 if histogram.has_alpha else np.ones(len(colors), bool)
-        colors, counts = colors[visible], counts[visible]
-        self.n_colors = len(colors)
-        self.n_values = int(histogram.counts.sum()) * colors.shape[1]
+        levels = histogram.levels(space)
+        binned = levels.fine or levels.exact
+        self.points, self.weights, self.values = binned.points, binned.weights, binned.values
+        # Squared error inside the bins, which assigning whole bins does not see.
+        exact = levels.exact
+        within = exact.weights @ np.sum(exact.values**2, axis=1)
+        self.scatter = max(0.0, float(within - self.weights @ np.sum(self.values**2, axis=1)))
+        self.n_colors = len(levels.colors)
+        self.n_values = int(histogram.counts.sum()) * histogram.colors.shape[1]
         self.space = space
         self.rng = np.random.default_rng(seed)
-        exact_values = colors.astype(np.float64)
-        features = to_features(colors, space)
-        if len(colors) > _COARSE_ABOVE_COLORS:
-            self.points, self.weights = coarse_bins(colors, counts, features, _FINE_BITS)
-            self.values, _ = coarse_bins(colors, counts, exact_values, _FINE_BITS)
-            # Squared error inside the bins, which assigning whole bins does not see.
-            within = counts @ np.sum(exact_values**2, axis=1)
-            self.scatter = max(0.0, float(within - self.weights @ np.sum(self.values**2, axis=1)))
-        else:
-            self.points, self.weights, self.values, self.scatter = (
-                features,
-                counts,
-                exact_values,
-                0.0,
-            )
         self.fits: dict[int, np.ndarray] = {}
 
     def centers(self, n: int) -> np.ndarray:
@@ -70,23 +59,17 @@ class _PsnrEstimator:
             return float("inf")
         centers = self.centers(n)
         labels, _ = nearest_centers(self.points, centers)
-        centre_values = self.values_of(centers)
+        centre_values = from_features(centers, self.space).astype(np.float64)
         error = self.values - centre_values[labels]
         sse = float(self.weights @ np.sum(error**2, axis=1)) + self.scatter
         psnr = psnr_from_sse(sse, self.n_values)
         return float("inf") if psnr is None else psnr
 
-    def values_of(self, centers: np.ndarray) -> np.ndarray:
-        """Centres as 0..255 colour values (the space PSNR is measured in)."""
-        from worker.palette import from_features
-
-        return from_features(centers, self.space).astype(np.float64)
-
 
 def estimate_fit_size(histogram: ColorHistogram, target: float, space: str, seed: int) -> int:
     """Estimate the fewest fitted colours whose PSNR reaches `target`."""
     estimator = _PsnrEstimator(histogram, space, seed)
-    has_clear = histogram.has_alpha and bool((histogram.colors[:, 3] == 0).any())
+    has_clear = bool(histogram.transparent.any())
     largest = max(1, min(defaults.MAX_K - int(has_clear), estimator.n_colors))
     low, high = 0, largest  # psnr(low) < target (or low unfitted); psnr(high) assumed enough
     n = 1
@@ -112,7 +95,7 @@ def quantize_to_target(
 ) -> QuantizedOutput:
     """Make the output with the fewest colours (<= 256) whose real PSNR reaches the target."""
     target = float(options.target_psnr)
-    has_clear = histogram.has_alpha and bool((histogram.colors[:, 3] == 0).any())
+    has_clear = bool(histogram.transparent.any())
     n_fit = estimate_fit_size(histogram, target, options.space, options.seed)
     k = max(defaults.MIN_K, n_fit + int(has_clear))
     limit = max(defaults.MIN_K, min(defaults.MAX_K, len(histogram.colors)))

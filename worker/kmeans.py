@@ -13,6 +13,8 @@ import numpy as np
 
 # Distances are computed in blocks of at most this many (point, centre) pairs, bounding memory.
 _BLOCK_PAIRS = 1 << 21
+# Distances used by the bounds are computed in float32; this margin covers their rounding.
+_BOUND_SLACK = 1e-2
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ def extend_centers(
     grown = np.empty((k, points.shape[1]), dtype=np.float64)
     grown[: len(centers)] = centers
     _, closest = nearest_centers(points, centers)
+    point_norms = np.einsum("ij,ij->i", points, points)
     potential = float(weights @ closest)
     for index in range(len(centers), k):
         if potential <= 0.0:  # every point already sits on a centre
@@ -72,8 +75,11 @@ def extend_centers(
         cumulative = np.cumsum(weights * closest)
         targets = rng.uniform(size=n_candidates) * cumulative[-1]
         candidates = np.minimum(np.searchsorted(cumulative, targets), len(points) - 1)
-        candidate_distances = np.sum(
-            (points[None, :, :] - points[candidates][:, None, :]) ** 2, axis=2
+        candidate_distances = np.maximum(
+            point_norms[None, :]
+            - 2.0 * (points[candidates] @ points.T)
+            + point_norms[candidates, None],
+            0.0,
         )
         np.minimum(candidate_distances, closest, out=candidate_distances)
         potentials = candidate_distances @ weights
@@ -84,62 +90,128 @@ def extend_centers(
     return grown
 
 
+def two_nearest(points: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Return each point's nearest centre, its distance and the distance to the second nearest."""
+    # float32 halves the memory traffic; the few-units-in-1e7 rounding is far below what moves
+    # a k-means fit, and the bounds that use these distances get a matching slack.
+    points = points.astype(np.float32, copy=False)
+    centers = centers.astype(np.float32)
+    center_norms = np.einsum("ij,ij->i", centers, centers)
+    n = len(points)
+    labels = np.empty(n, dtype=np.intp)
+    first = np.empty(n, dtype=np.float64)
+    second = np.full(n, np.inf, dtype=np.float64)
+    block = max(1, _BLOCK_PAIRS // max(1, len(centers)))
+    for start in range(0, n, block):
+        chunk = points[start : start + block]
+        partial = center_norms - 2.0 * (chunk @ centers.T)
+        chunk_labels = np.argmin(partial, axis=1)
+        rows = np.arange(len(chunk))
+        point_norms = np.einsum("ij,ij->i", chunk, chunk)
+        labels[start : start + block] = chunk_labels
+        first[start : start + block] = partial[rows, chunk_labels] + point_norms
+        if len(centers) > 1:
+            partial[rows, chunk_labels] = np.inf
+            second[start : start + block] = partial.min(axis=1) + point_norms
+    return labels, np.sqrt(np.maximum(first, 0.0)), np.sqrt(np.maximum(second, 0.0))
+
+
 def lloyd(
     points: np.ndarray,
     weights: np.ndarray,
     centers: np.ndarray,
     *,
-    max_iter: int = 100,
+    max_iter: int = 300,
     tol: float = 1e-4,
 ) -> KMeansResult:
-    """Run weighted Lloyd iterations from `centers` until the centres stop moving."""
+    """Run weighted Lloyd iterations from `centers` until the centres stop moving.
+
+    Exact Lloyd, made cheap by a margin test: after measuring every point against every centre,
+    a point whose second-nearest centre is farther than its nearest by more than twice the
+    largest distance any centre has since moved cannot have changed cluster, so each iteration
+    only re-measures the points near a boundary (all of them again once too many are).
+    """
     k, n_features = centers.shape
     centers = centers.astype(np.float64, copy=True)
+    points = points.astype(np.float64, copy=False)
     # scikit-learn's criterion: total squared centre shift below tol x mean feature variance.
     mean = weights @ points / weights.sum()
-    variance = float(np.mean(weights @ (points - mean) ** 2 / weights.sum()))
-    threshold = tol * variance
+    threshold = tol * float(np.mean(weights @ (points - mean) ** 2 / weights.sum()))
+    weighted_points = points * weights[:, None]
+    labels, margins, drift = _measure_all(points, centers)
+    totals, sums = _cluster_sums(labels, weights, weighted_points, k)
     for _ in range(max_iter):
-        labels, distances = nearest_centers(points, centers)
-        totals = np.bincount(labels, weights=weights, minlength=k)
-        sums = np.stack(
-            [
-                np.bincount(labels, weights=weights * points[:, j], minlength=k)
-                for j in range(n_features)
-            ],
-            axis=1,
-        )
         new_centers = centers.copy()
         filled = totals > 0
         new_centers[filled] = sums[filled] / totals[filled, None]
-        _relocate_empty(new_centers, ~filled, points, weights * distances)
-        shift = float(np.sum((new_centers - centers) ** 2))
+        if not filled.all():
+            _, distances = nearest_centers(points.astype(np.float32), centers)
+            _relocate_empty(new_centers, ~filled, points, weights * distances)
+        moved = np.sqrt(np.sum((new_centers - centers) ** 2, axis=1))
         centers = new_centers
-        if shift <= threshold:
+        if float(np.sum(moved**2)) <= threshold:
             break
-    _, distances = nearest_centers(points, centers)
-    return KMeansResult(centers=centers, inertia=float(weights @ distances))
+        drift += moved
+        near = np.flatnonzero(margins <= 2.0 * drift.max() + _BOUND_SLACK)
+        if len(near) > len(points) // 4 or not filled.all():
+            labels, margins, drift = _measure_all(points, centers)
+            totals, sums = _cluster_sums(labels, weights, weighted_points, k)
+            continue
+        new_labels = nearest_centers(points[near].astype(np.float32), centers)[0]
+        changed = new_labels != labels[near]
+        if changed.any():
+            moving, old, new = near[changed], labels[near][changed], new_labels[changed]
+            totals -= np.bincount(old, weights=weights[moving], minlength=k)
+            totals += np.bincount(new, weights=weights[moving], minlength=k)
+            for j in range(n_features):
+                column = weighted_points[moving, j]
+                sums[:, j] -= np.bincount(old, weights=column, minlength=k)
+                sums[:, j] += np.bincount(new, weights=column, minlength=k)
+            labels[moving] = new
+    # Inertia of the last assignment under the final centres: an upper bound on the true one,
+    # equal to it at convergence, and enough to rank fits.
+    residuals = points - centers[labels]
+    inertia = float(weights @ np.einsum("ij,ij->i", residuals, residuals))
+    return KMeansResult(centers=centers, inertia=inertia)
+
+
+def _measure_all(points: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Label every point; return labels, margins (2nd minus 1st distance) and zero drifts."""
+    labels, first, second = two_nearest(points, centers)
+    return labels, (second - first).astype(np.float32), np.zeros(len(centers))
+
+
+def _cluster_sums(
+    labels: np.ndarray, weights: np.ndarray, weighted_points: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Total weight and weighted coordinate sums of each cluster."""
+    totals = np.bincount(labels, weights=weights, minlength=k)
+    sums = np.stack(
+        [np.bincount(labels, weights=column, minlength=k) for column in weighted_points.T], axis=1
+    )
+    return totals, sums
 
 
 def _relocate_empty(
     centers: np.ndarray, empty: np.ndarray, points: np.ndarray, costs: np.ndarray
 ) -> None:
     """Move empty clusters onto the points that cost the most, as scikit-learn does."""
-    n_empty = int(empty.sum())
-    if n_empty:
-        far = np.argsort(costs)[::-1][:n_empty]
-        centers[np.flatnonzero(empty)[: len(far)]] = points[far]
+    far = np.argsort(costs)[::-1][: int(empty.sum())]
+    centers[np.flatnonzero(empty)[: len(far)]] = points[far]
 
 
 def weighted_kmeans(
-    points: np.ndarray, weights: np.ndarray, k: int, *, seed: int, n_init: int = 3
+    points: np.ndarray,
+    weights: np.ndarray,
+    k: int,
+    *,
+    rng: np.random.Generator,
+    n_init: int = 4,
+    tol: float = 1e-4,
 ) -> KMeansResult:
     """Fit k centres from `n_init` k-means++ seedings and keep the lowest inertia."""
-    rng = np.random.default_rng(seed)
-    best: KMeansResult | None = None
-    for _ in range(n_init):
-        result = lloyd(points, weights, kmeans_plus_plus(points, weights, k, rng))
-        if best is None or result.inertia < best.inertia:
-            best = result
-    assert best is not None
-    return best
+    results = [
+        lloyd(points, weights, kmeans_plus_plus(points, weights, k, rng), tol=tol)
+        for _ in range(n_init)
+    ]
+    return min(results, key=lambda result: result.inertia)

@@ -15,7 +15,8 @@ from worker.decode import DecodedImage, decode_image
 from worker.dither import dither_indices
 from worker.encode import OUTPUT_FORMATS, encode_indexed, encode_truecolor_png
 from worker.exceptions import InvalidParameter
-from worker.palette import ColorHistogram, build_histogram, fit_palette, nearest_palette_index
+from worker.histogram import ColorHistogram, build_histogram
+from worker.palette import fit_palette, nearest_palette_index
 from worker.stats import histogram_sse, input_stats, output_stats, pixel_sse
 
 SPACES = ("rgb", "lab")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from worker.decode import DecodedImage
-from worker.palette import ColorHistogram
+from worker.histogram import ColorHistogram
 
 
 def input_stats(image: DecodedImage, histogram: ColorHistogram) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def test_kmeans_finds_separated_clusters():
     rng = np.random.default_rng(2)
     truth = np.array([[10.0, 10, 10], [200, 30, 30], [30, 200, 100]])
     points = np.vstack([c + rng.normal(0, 2, (50, 3)) for c in truth])
-    result = weighted_kmeans(points, np.ones(len(points)), 3, seed=0)
+    result = weighted_kmeans(points, np.ones(len(points)), 3, rng=np.random.default_rng(0))
     assert np.abs(np.sort(result.centers, 0) - np.sort(truth, 0)).max() < 2
 
 
@@ -37,3 +37,12 @@ def test_kmeans_plus_plus_picks_distinct_points_when_there_are_enough():
     points = np.array([[0.0, 0, 0], [0, 0, 0], [255, 255, 255], [0, 255, 0]])
     centers = kmeans_plus_plus(points, np.ones(4), 3, np.random.default_rng(0))
     assert len(np.unique(centers, axis=0)) == 3
+
+
+def test_an_empty_cluster_is_moved_onto_the_costliest_point():
+    points = np.array([[0.0, 0, 0], [2, 0, 0], [100, 0, 0], [250, 250, 250]])
+    # The third centre starts where no point is nearest to it.
+    start = np.array([[1.0, 0, 0], [200, 200, 200], [-100, -100, -100]])
+    result = lloyd(points, np.ones(4), start)
+    assert np.allclose(np.sort(result.centers[:, 0]), [1, 100, 250])
+    assert np.isclose(result.inertia, 2.0)

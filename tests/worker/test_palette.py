@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from tests.worker.images import noisy_photo, three_colors, with_alpha
-from worker.palette import build_histogram, fit_palette, nearest_palette_index, remap
+from worker.histogram import build_histogram
+from worker.palette import fit_palette, nearest_palette_index, remap
 
 
 def colors_of(pixels: np.ndarray) -> set[tuple[int, ...]]:
