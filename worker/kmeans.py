@@ -126,48 +126,55 @@ def lloyd(
 ) -> KMeansResult:
     """Run weighted Lloyd iterations from `centers` until the centres stop moving.
 
-    Exact Lloyd, made cheap by a margin test: after measuring every point against every centre,
-    a point whose second-nearest centre is farther than its nearest by more than twice the
-    largest distance any centre has since moved cannot have changed cluster, so each iteration
-    only re-measures the points near a boundary (all of them again once too many are).
+    Exact Lloyd, made cheap near convergence by a margin test: once few points change cluster,
+    every point's margin (distance to its second-nearest centre minus distance to its nearest)
+    is measured; a point whose margin exceeds twice the largest distance any centre has moved
+    since cannot have changed cluster, so later iterations only re-measure points near a
+    boundary (and measure everything again when too many are).
     """
-    k, n_features = centers.shape
+    k = len(centers)
     centers = centers.astype(np.float64, copy=True)
     points = points.astype(np.float64, copy=False)
+    points32 = points.astype(np.float32)
     # scikit-learn's criterion: total squared centre shift below tol x mean feature variance.
     mean = weights @ points / weights.sum()
     threshold = tol * float(np.mean(weights @ (points - mean) ** 2 / weights.sum()))
     weighted_points = points * weights[:, None]
-    labels, margins, drift = _measure_all(points, centers)
+    labels = nearest_centers(points32, centers)[0]
     totals, sums = _cluster_sums(labels, weights, weighted_points, k)
+    margins: np.ndarray | None = None
+    drift = np.zeros(k)
+    settled = False
     for _ in range(max_iter):
         new_centers = centers.copy()
         filled = totals > 0
         new_centers[filled] = sums[filled] / totals[filled, None]
         if not filled.all():
-            _, distances = nearest_centers(points.astype(np.float32), centers)
+            _, distances = nearest_centers(points32, centers)
             _relocate_empty(new_centers, ~filled, points, weights * distances)
+            margins = None
         moved = np.sqrt(np.sum((new_centers - centers) ** 2, axis=1))
         centers = new_centers
         if float(np.sum(moved**2)) <= threshold:
             break
-        drift += moved
-        near = np.flatnonzero(margins <= 2.0 * drift.max() + _BOUND_SLACK)
-        if len(near) > len(points) // 4 or not filled.all():
-            labels, margins, drift = _measure_all(points, centers)
-            totals, sums = _cluster_sums(labels, weights, weighted_points, k)
-            continue
-        new_labels = nearest_centers(points[near].astype(np.float32), centers)[0]
-        changed = new_labels != labels[near]
-        if changed.any():
-            moving, old, new = near[changed], labels[near][changed], new_labels[changed]
-            totals -= np.bincount(old, weights=weights[moving], minlength=k)
-            totals += np.bincount(new, weights=weights[moving], minlength=k)
-            for j in range(n_features):
-                column = weighted_points[moving, j]
-                sums[:, j] -= np.bincount(old, weights=column, minlength=k)
-                sums[:, j] += np.bincount(new, weights=column, minlength=k)
-            labels[moving] = new
+        if margins is not None:
+            drift += moved
+            near = np.flatnonzero(margins <= 2.0 * drift.max() + _BOUND_SLACK)
+            if len(near) <= len(points) // 4:
+                new_labels = nearest_centers(points32[near], centers)[0]
+                _move_points(near, labels, new_labels, weights, weighted_points, totals, sums)
+                continue
+        if settled:
+            new_labels, first, second = two_nearest(points32, centers)
+            margins, drift = (second - first).astype(np.float32), np.zeros(k)
+        else:
+            new_labels, margins = nearest_centers(points32, centers)[0], None
+        everyone = np.arange(len(points))
+        n_changed = _move_points(
+            everyone, labels, new_labels, weights, weighted_points, totals, sums
+        )
+        # Margins pay for their cost only once few points still change cluster.
+        settled = n_changed < len(points) // 20
     # Inertia of the last assignment under the final centres: an upper bound on the true one,
     # equal to it at convergence, and enough to rank fits.
     residuals = points - centers[labels]
@@ -175,10 +182,29 @@ def lloyd(
     return KMeansResult(centers=centers, inertia=inertia)
 
 
-def _measure_all(points: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Label every point; return labels, margins (2nd minus 1st distance) and zero drifts."""
-    labels, first, second = two_nearest(points, centers)
-    return labels, (second - first).astype(np.float32), np.zeros(len(centers))
+def _move_points(
+    which: np.ndarray,
+    labels: np.ndarray,
+    new_labels: np.ndarray,
+    weights: np.ndarray,
+    weighted_points: np.ndarray,
+    totals: np.ndarray,
+    sums: np.ndarray,
+) -> int:
+    """Give points `which` their new labels, updating cluster totals and sums in place."""
+    changed = new_labels != labels[which]
+    moving = which[changed]
+    if len(moving):
+        k = len(totals)
+        old, new = labels[moving], new_labels[changed]
+        totals -= np.bincount(old, weights=weights[moving], minlength=k)
+        totals += np.bincount(new, weights=weights[moving], minlength=k)
+        for j in range(sums.shape[1]):
+            column = weighted_points[moving, j]
+            sums[:, j] -= np.bincount(old, weights=column, minlength=k)
+            sums[:, j] += np.bincount(new, weights=column, minlength=k)
+        labels[moving] = new
+    return len(moving)
 
 
 def _cluster_sums(

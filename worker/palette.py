@@ -8,10 +8,8 @@ from worker.colorspace import lab_to_srgb
 from worker.histogram import ColorHistogram, ColorLevels, to_features
 from worker.kmeans import kmeans_plus_plus, lloyd, nearest_centers, weighted_kmeans
 
-N_INIT = 4  # k-means++ seedings; the one best after the fine bins is refined on exact colours
-# Binned levels only need to converge roughly: the exact level finishes the job.
-_COARSE_TOL = 1e-3
-_FINE_TOL = 1e-3
+N_INIT = 8  # k-means++ seedings, each converged on the coarse bins
+N_REFINED = 2  # the best seedings that go on to the fine bins
 
 
 def from_features(features: np.ndarray, space: str) -> np.ndarray:
@@ -25,11 +23,12 @@ def from_features(features: np.ndarray, space: str) -> np.ndarray:
 
 
 def fit_centers(levels: ColorLevels, k: int, seed: int) -> np.ndarray:
-    """Fit k centres: seed on coarse bins, pick the best seeding on fine bins, refine exactly.
+    """Fit k centres: seed on coarse bins, compare the best seedings on fine bins, then exact.
 
-    Each seeding converges on the coarse bins, then on the fine bins; the lowest inertia there
-    is polished with exact Lloyd on the distinct colours, so the result is a local optimum of
-    the per-pixel k-means objective, as full k-means gives, from the best of several starts.
+    N_INIT k-means++ seedings converge on the coarse bins; the N_REFINED lowest go on to the fine
+    bins, and the lowest there is refined with exact Lloyd on the distinct colours. The result is
+    a local optimum of the per-pixel k-means objective, as full k-means gives, but from the best
+    of several starts, for a fraction of the work.
     """
     rng = np.random.default_rng(seed)
     exact = levels.exact
@@ -37,18 +36,16 @@ def fit_centers(levels: ColorLevels, k: int, seed: int) -> np.ndarray:
         return weighted_kmeans(exact.points, exact.weights, k, rng=rng, n_init=N_INIT).centers
     coarse = levels.coarse
     seedings = [kmeans_plus_plus(coarse.points, coarse.weights, k, rng) for _ in range(N_INIT)]
-    candidates = [lloyd(coarse.points, coarse.weights, c, tol=_COARSE_TOL) for c in seedings]
-    if levels.fine is not None:
-        fine = levels.fine
-        candidates = [
-            lloyd(fine.points, fine.weights, c.centers, tol=_FINE_TOL) for c in candidates
-        ]
-        best = min(candidates, key=lambda result: result.inertia)
-        # Converging tightly on the fine bins first leaves the exact level only a few steps.
-        best = lloyd(fine.points, fine.weights, best.centers)
-        return lloyd(exact.points, exact.weights, best.centers).centers
-    refined = [lloyd(exact.points, exact.weights, c.centers) for c in candidates]
-    return min(refined, key=lambda result: result.inertia).centers
+    candidates = sorted(
+        (lloyd(coarse.points, coarse.weights, centers) for centers in seedings),
+        key=lambda result: result.inertia,
+    )[:N_REFINED]
+    finer = levels.fine or exact
+    refined = [lloyd(finer.points, finer.weights, c.centers) for c in candidates]
+    best = min(refined, key=lambda result: result.inertia)
+    if finer is exact:
+        return best.centers
+    return lloyd(exact.points, exact.weights, best.centers).centers
 
 
 def fit_palette(
