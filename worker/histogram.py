@@ -42,7 +42,7 @@ class ColorHistogram:
     colors: np.ndarray  # (D, C) uint8, C = 3 (RGB) or 4 (RGBA)
     counts: np.ndarray  # (D,) int64
     shape: tuple[int, int]  # (height, width)
-    _codes: np.ndarray = field(repr=False)  # (D,) sorted uint32 codes of `colors`
+    _codes: np.ndarray = field(repr=False)  # (D,) sorted int64 codes of `colors`
     _pixel_codes: np.ndarray | None = field(repr=False)  # the code of every pixel (bincount path)
     _inverse: np.ndarray | None = field(repr=False)  # the colour index of every pixel (sort path)
     _levels: dict[str, ColorLevels] = field(default_factory=dict, repr=False, compare=False)
@@ -81,21 +81,19 @@ def build_histogram(pixels: np.ndarray) -> ColorHistogram:
     """Count the distinct colours of an (h, w, 3|4) uint8 image."""
     height, width, channels = pixels.shape
     flat = pixels.reshape(-1, channels)
-    if channels == 3:
-        # Pack each pixel into a little-endian code 0x00BBGGRR.
-        padded = np.zeros((len(flat), 4), dtype=np.uint8)
-        padded[:, :3] = flat
-        pixel_codes = padded.view("<u4")[:, 0]
-    else:
-        pixel_codes = np.ascontiguousarray(flat).view("<u4")[:, 0]
+    # Pack each pixel into a little-endian int64 code 0x[AA]BBGGRR: one strided copy, and
+    # already the index type bincount and fancy indexing want, so they convert nothing.
+    padded = np.zeros((len(flat), 8), dtype=np.uint8)
+    padded[:, :channels] = flat
+    pixel_codes = padded.view("<i8")[:, 0]
     if channels == 3 and len(pixel_codes) > _BINCOUNT_ABOVE_PIXELS:
         counts = np.bincount(pixel_codes, minlength=1 << 24)
-        codes = np.flatnonzero(counts).astype("<u4")
+        codes = np.flatnonzero(counts)
         counts, inverse = counts[codes], None
     else:
         codes, inverse, counts = np.unique(pixel_codes, return_inverse=True, return_counts=True)
-        codes, pixel_codes = codes.astype("<u4"), None
-    colors = codes.view(np.uint8).reshape(-1, 4)[:, :channels].copy()
+        pixel_codes = None
+    colors = codes.astype("<i8").view(np.uint8).reshape(-1, 8)[:, :channels].copy()
     return ColorHistogram(
         colors, counts.astype(np.int64), (height, width), codes, pixel_codes, inverse
     )

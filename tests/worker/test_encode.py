@@ -43,7 +43,9 @@ def test_webp_is_lossless(channels):
     assert np.array_equal(np.asarray(image.convert(mode)), palette[indices])
 
 
-def test_truecolor_png_round_trips():
-    pixels = np.random.default_rng(0).integers(0, 256, (10, 12, 3), dtype=np.uint8)
+@pytest.mark.parametrize(("channels", "mode"), [(3, "RGB"), (4, "RGBA")])
+def test_truecolor_png_round_trips(channels, mode):
+    pixels = np.random.default_rng(0).integers(0, 256, (10, 12, channels), dtype=np.uint8)
     image = decode(encode_truecolor_png(pixels))
-    assert image.mode == "RGB" and np.array_equal(np.asarray(image), pixels)
+    assert image.format == "PNG" and image.mode == mode
+    assert np.array_equal(np.asarray(image), pixels)
