@@ -92,6 +92,7 @@ def test_non_image_upload_shows_the_error_on_the_form(server, open_tab, local_se
     alert = page.get_by_role("alert").filter(has_text="could not be submitted")
     alert.wait_for()
     assert "Not an image in a supported format." in alert.inner_text()
+    assert page.evaluate("document.activeElement.id") == "form-errors"
     assert page.locator("#submit").is_enabled()
     assert open_storage(local_settings).list("jobs/") == []
     # The answer is a 415 page, which Chromium reports as a failed load; nothing else may fail.

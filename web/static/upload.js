@@ -13,6 +13,10 @@
   const submit = document.getElementById("submit");
   let previewUrl = null;
 
+  // After a refused submission, start screen readers and keyboards at the list of problems.
+  const summary = document.getElementById("form-errors");
+  if (summary) summary.focus();
+
   function showError(message) {
     clientError.textContent = message;
     clientError.hidden = !message;
