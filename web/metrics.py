@@ -48,10 +48,14 @@ def observe_request(response: Response) -> Response:
         ).observe(time.perf_counter() - started)
     accepted = response.status_code == 202 and request.method == "POST"
     if accepted and request.path == JOB_SUBMISSION_PATH:
-        metrics.JOBS_SUBMITTED.labels(kind="job").inc()
-        job = response.get_json(silent=True) or {}
-        log.info("job %s", job.get("status"), extra={"job_id": job.get("id")})
+        record_submitted_job(response.get_json(silent=True) or {})
     return response
+
+
+def record_submitted_job(job: dict) -> None:
+    """Count and log one job accepted from the API or from the web form."""
+    metrics.JOBS_SUBMITTED.labels(kind="job").inc()
+    log.info("job %s", job.get("status"), extra={"job_id": job.get("id")})
 
 
 @bp.get("/metrics")

@@ -8,6 +8,7 @@ import redis
 
 from cli.broker import start_valkey_server
 from tests.images import gradient_png
+from tests.web.test_pages import submit as submit_form
 from tests.worker.test_metrics import sample
 from web import create_app
 from worker.celery_app import QUEUE
@@ -62,3 +63,16 @@ def test_web_log_lines_carry_the_job_id(settings, broker_url, caplog):
     # A request about a job tags its log lines, and only while it runs.
     assert client.get(f"/api/jobs/{job['id']}").status_code == 200
     assert CURRENT_JOB_ID.get() is None
+
+
+def test_jobs_submitted_with_the_web_form_are_counted_too(settings, broker_url, caplog):
+    caplog.set_level(logging.INFO, logger="web.metrics")
+    app = create_app({"TESTING": True, "KCOLORS_SETTINGS": settings.replace(broker_url=broker_url)})
+    client = app.test_client()
+    before = sample(client.get("/metrics").text, "kcolors_jobs_submitted_total", kind="job")
+    response = submit_form(client)
+    assert response.status_code == 303
+    after = sample(client.get("/metrics").text, "kcolors_jobs_submitted_total", kind="job")
+    assert after - before == 1
+    [record] = [r for r in caplog.records if r.getMessage() == "job queued"]
+    assert response.headers["Location"] == f"/jobs/{record.job_id}"

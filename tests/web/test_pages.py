@@ -244,3 +244,20 @@ def test_storage_down_gets_a_plain_page_not_json(settings, s3_server):
     assert response.mimetype == "text/html"
     assert page_text(response).startswith("Temporarily unavailable")
     assert "Storage error on 'jobs/': NoSuchBucket." in page_text(response)
+
+
+def test_a_job_that_reuses_results_names_the_job_that_computed_them(client, settings):
+    storage = open_storage(settings)
+    source = Job.create(JobParams(k=(2,)), "jobs/x/input.png", {"format": "png"})
+    source.start()
+    palette = [{"hex": "#102030", "share": 1}]
+    stats = {"format": "png", "bytes": 9, "distinct_colors": 2, "compression_ratio": 3.0,
+             "truecolor_png_bytes": 20, "psnr": 25.0, "palette": palette}  # fmt: skip
+    source.record_result(2, stats, result_key(source.id, 2, "png"), "")
+    source.succeed({"width": 4, "height": 3})
+    again = Job.create(JobParams(k=(2,)), "", {"format": "png"})
+    again.reuse_results(source)
+    save_job(storage, again)
+    text = page_text(client.get(f"/jobs/{again.id}"))
+    assert f"quantized before, in job {source.id} : its results are shown here" in text
+    assert "#102030 100.0%" in text
