@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 import redis
@@ -14,10 +13,6 @@ from worker.celery_app import QUEUE
 from worker.logs import CURRENT_JOB_ID
 
 bp = Blueprint("metrics", __name__)
-log = logging.getLogger(__name__)
-
-# Single-job submissions; batches count their jobs where they fan out.
-JOB_SUBMISSION_PATH = "/api/jobs"
 
 
 @bp.before_app_request
@@ -39,23 +34,14 @@ def forget_job(_: BaseException | None) -> None:
 
 @bp.after_app_request
 def observe_request(response: Response) -> Response:
-    """Record the request's latency, and a submitted job when the API accepted one."""
+    """Record the request's latency."""
     started = g.pop("request_started", None)
     if started is not None and request.path != "/metrics":
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         metrics.REQUEST_SECONDS.labels(
             method=request.method, endpoint=endpoint, status=str(response.status_code)
         ).observe(time.perf_counter() - started)
-    accepted = response.status_code == 202 and request.method == "POST"
-    if accepted and request.path == JOB_SUBMISSION_PATH:
-        record_submitted_job(response.get_json(silent=True) or {})
     return response
-
-
-def record_submitted_job(job: dict) -> None:
-    """Count and log one job accepted from the API or from the web form."""
-    metrics.JOBS_SUBMITTED.labels(kind="job").inc()
-    log.info("job %s", job.get("status"), extra={"job_id": job.get("id")})
 
 
 @bp.get("/metrics")

@@ -13,7 +13,6 @@ from werkzeug.wrappers import Response
 from web.chart import human_bytes
 from web.forms import JobForm
 from web.job_view import describe_job, describe_list_item, parse_time
-from web.metrics import record_submitted_job
 from web.services import get_settings, get_storage, submit_job
 from web.submission import INPUT_EXTENSIONS, Submission, build_params, parse_ks, probe_image
 from worker.exceptions import JobNotFound, KcolorsError
@@ -90,7 +89,6 @@ def submit() -> Response | tuple[str, int]:
         job = submit_job(Submission(params, probe_image(data, settings.max_pixels), upload=data))
     except KcolorsError as exc:
         return _render_form(form, message=sentence_filter(exc.message)), exc.http_status
-    record_submitted_job(job.to_dict())
     session["job_ids"] = [job.id, *session.get("job_ids", [])][:RECENT_JOBS]
     return redirect(url_for("pages.job_detail", job_id=job.id), code=303)
 

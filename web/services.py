@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import redis
 from celery import Celery
 from flask import current_app
 from kombu.exceptions import OperationalError
 
 from web.submission import Submission
+from worker import metrics
 from worker.celery_app import FALLBACK_BROKER_URL, PROCESS_JOB_TASK, create_celery_app
 from worker.exceptions import BrokerUnavailable
 from worker.job import Job, input_key, save_job
@@ -16,6 +19,7 @@ from worker.settings import Settings
 from worker.storage import Storage, open_storage
 
 BROKER_PING_TIMEOUT_SECONDS = 2
+log = logging.getLogger(__name__)
 
 
 def get_settings() -> Settings:
@@ -75,7 +79,7 @@ def submit_job(submission: Submission) -> Job:
     if source is not None:  # same bytes, same parameters: the outputs exist already
         job.reuse_results(source)
         save_job(storage, job)
-        return job
+        return accepted(job)
     if submission.upload is not None:
         job.input["key"] = input_key(job.id, extension)
         storage.put(job.input["key"], submission.upload, f"image/{info['format']}")
@@ -86,4 +90,11 @@ def submit_job(submission: Submission) -> Job:
         job.fail(exc.code, exc.message)  # never leave a document queued with no message behind it
         save_job(storage, job)
         raise
+    return accepted(job)
+
+
+def accepted(job: Job) -> Job:
+    """Count and log a job the service took on."""
+    metrics.JOBS_SUBMITTED.labels(kind="job").inc()
+    log.info("job %s", job.status.value, extra={"job_id": job.id})
     return job

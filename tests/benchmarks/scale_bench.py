@@ -11,6 +11,7 @@ in the same run. The best of `--repeats` runs counts, since other load only ever
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import statistics
@@ -19,6 +20,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import psutil
 import redis
 
 from cli.broker import start_valkey_server
@@ -36,7 +38,7 @@ def parse_time(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def wait_for_finished(broker: redis.Redis, count: int, timeout: float = 1800) -> None:
+def wait_for_finished(broker: redis.Redis, count: int, timeout: float = 600) -> None:
     """Wait until the workers counted `count` finished jobs (cheap: one Redis read per poll)."""
     deadline = time.monotonic() + timeout
     while sum(int(n) for n in broker.hvals(FINISHED_JOBS_KEY)) < count:
@@ -44,17 +46,38 @@ def wait_for_finished(broker: redis.Redis, count: int, timeout: float = 1800) ->
         time.sleep(0.02)
 
 
-def run_burst(broker: redis.Redis, url: str, images: list[bytes]) -> dict[str, float]:
-    """Submit every image, wait for all; return wall time and mean job time."""
+def cpu_seconds(workers: list[WorkerProcess]) -> float:
+    """CPU time used so far by the worker processes and their pool children."""
+    total = 0.0
+    for worker in workers:
+        main = psutil.Process(worker.pid)
+        for process in [main, *main.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = process.cpu_times()
+                total += times.user + times.system
+    return total
+
+
+def run_burst(
+    broker: redis.Redis, url: str, images: list[bytes], run: int, workers: list[WorkerProcess]
+) -> dict[str, float]:
+    """Submit every image, wait for all; return wall time, mean job time, CPU per job."""
     broker.delete(FINISHED_JOBS_KEY)
+    cpu_before = cpu_seconds(workers)
     started = time.perf_counter()
-    job_ids = [submit_image(url, data, k=KS)["id"] for data in images]
+    # A new seed per run: the same bytes and parameters again would reuse the stored outputs.
+    job_ids = [submit_image(url, data, k=KS, seed=str(run))["id"] for data in images]
     wait_for_finished(broker, len(images))
     elapsed = time.perf_counter() - started
+    cpu_per_job = (cpu_seconds(workers) - cpu_before) / len(images)
     documents = wait_for_jobs(url, job_ids)
     assert all(d["status"] == "succeeded" for d in documents), "a job failed"
     job_seconds = [parse_time(d["finished_at"]) - parse_time(d["started_at"]) for d in documents]
-    return {"seconds": elapsed, "job_seconds": statistics.mean(job_seconds)}
+    return {
+        "seconds": elapsed,
+        "job_seconds": statistics.mean(job_seconds),
+        "cpu_per_job": cpu_per_job,
+    }
 
 
 def measure(worker_count: int, images: list[bytes], repeats: int, workdir: Path) -> dict:
@@ -72,7 +95,7 @@ def measure(worker_count: int, images: list[bytes], repeats: int, workdir: Path)
         for worker in workers:
             worker.wait_ready()
         connection = redis.Redis.from_url(broker.connection_url)
-        runs = [run_burst(connection, server.url, images) for _ in range(repeats)]
+        runs = [run_burst(connection, server.url, images, run, workers) for run in range(repeats)]
         best = min(runs, key=lambda r: r["seconds"])
         return {"workers": worker_count, **best, "jobs_per_second": len(images) / best["seconds"]}
     finally:
@@ -99,13 +122,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kcolors-scale-") as workdir:
         results = [measure(n, images, args.repeats, Path(workdir)) for n in counts]
     reference = results[0]["jobs_per_second"]
-    print(f"| worker processes | burst (s) | jobs/s | mean job (s) | speed-up vs {counts[0]} |")
-    print("| ---: | ---: | ---: | ---: | ---: |")
+    print(
+        f"| worker processes | burst (s) | jobs/s | mean job (s) | worker CPU s/job "
+        f"| speed-up vs {counts[0]} |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
         print(
             f"| {r['workers']} | {r['seconds']:.2f} | {r['jobs_per_second']:.2f} "
-            f"| {r['job_seconds']:.3f} | {r['jobs_per_second'] / reference:.2f}x |"
+            f"| {r['job_seconds']:.3f} | {r['cpu_per_job']:.3f} "
+            f"| {r['jobs_per_second'] / reference:.2f}x |"
         )
+    print(f"load average after: {os.getloadavg()[0]:.1f} (other processes share these CPUs)")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from tests.fixtures.openapi import check_response
+from tests.fixtures.prometheus import sample
 from tests.images import encode, gradient_image, gradient_png
 from web import create_app
 from worker.batch import expand, load_batch
@@ -65,10 +66,14 @@ def test_a_prefix_batch_fans_out_reports_and_reuses(client, storage, settings):
         storage.put(key, data)
     storage.put("uploads/dogs/dog.png", gradient_png(seed=9))
 
+    before = client.get("/metrics").text
     response = check_response(
         client.post("/api/batches", json={"prefix": "uploads/cats/", "k": [2, 4]})
     )
     assert response.status_code == 202
+    submitted = "kcolors_jobs_submitted_total"
+    after = client.get("/metrics").text
+    assert sample(after, submitted, kind="batch") - sample(before, submitted, kind="batch") == 5
     batch = response.get_json()
     assert response.headers["Location"] == f"/api/batches/{batch['id']}"
     assert sorted(item["name"] for item in batch["items"]) == sorted(

@@ -7,9 +7,9 @@ import pytest
 import redis
 
 from cli.broker import start_valkey_server
+from tests.fixtures.prometheus import sample
 from tests.images import gradient_png
 from tests.web.test_pages import submit as submit_form
-from tests.worker.test_metrics import sample
 from web import create_app
 from worker.celery_app import QUEUE
 from worker.logs import CURRENT_JOB_ID
@@ -52,12 +52,18 @@ def test_metrics_show_the_broker_queue(settings, broker_url):
     connection.delete(QUEUE)
 
 
-def test_web_log_lines_carry_the_job_id(settings, broker_url, caplog):
-    caplog.set_level(logging.INFO, logger="web.metrics")
+def test_accepted_jobs_are_counted_and_logged_with_their_id(settings, broker_url, caplog):
+    caplog.set_level(logging.INFO, logger="web.services")
     app = create_app({"TESTING": True, "KCOLORS_SETTINGS": settings.replace(broker_url=broker_url)})
     client = app.test_client()
+    before = client.get("/metrics").text
     form = {"image": (io.BytesIO(gradient_png()), "cat.png"), "k": "2"}
     job = client.post("/api/jobs", data=form, content_type="multipart/form-data").get_json()
+    refused = client.post("/api/jobs", data={"k": "2"}, content_type="multipart/form-data")
+    assert refused.status_code == 400
+    name = "kcolors_jobs_submitted_total"
+    after = client.get("/metrics").text
+    assert sample(after, name, kind="job") - sample(before, name, kind="job") == 1
     [record] = [r for r in caplog.records if r.getMessage() == "job queued"]
     assert record.job_id == job["id"]
     # A request about a job tags its log lines, and only while it runs.
@@ -66,7 +72,7 @@ def test_web_log_lines_carry_the_job_id(settings, broker_url, caplog):
 
 
 def test_jobs_submitted_with_the_web_form_are_counted_too(settings, broker_url, caplog):
-    caplog.set_level(logging.INFO, logger="web.metrics")
+    caplog.set_level(logging.INFO, logger="web.services")
     app = create_app({"TESTING": True, "KCOLORS_SETTINGS": settings.replace(broker_url=broker_url)})
     client = app.test_client()
     before = sample(client.get("/metrics").text, "kcolors_jobs_submitted_total", kind="job")

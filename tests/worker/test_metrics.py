@@ -11,20 +11,11 @@ import pytest
 import redis
 import requests
 from prometheus_client import CollectorRegistry
-from prometheus_client.parser import text_string_to_metric_families
 
 from cli.broker import start_valkey_server
 from cli.up import free_port
+from tests.fixtures.prometheus import sample
 from worker import metrics
-
-
-def sample(text: str, name: str, **labels: str) -> float:
-    """The value of one sample in a Prometheus text exposition (0 when absent)."""
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                return s.value
-    return 0.0
 
 
 def scrape(registry: CollectorRegistry) -> str:

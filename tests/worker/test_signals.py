@@ -9,8 +9,8 @@ import requests
 
 from cli.up import free_port
 from tests.fixtures.jobs import scrape_text, submit_image, wait_for_jobs
+from tests.fixtures.prometheus import sample
 from tests.images import gradient_png
-from tests.worker.test_metrics import sample
 
 pytestmark = pytest.mark.e2e
 
