@@ -97,6 +97,7 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
     assert len(downloaded.getcolors()) <= 5
 
     page.screenshot(path=screenshot_dir / "job.png", full_page=True)
+    assert tab.accessibility_problems() == []
 
     # Enlarge one output: a before/after viewer driven by a keyboard-operable slider.
     page.locator("#output-k5 button.enlarge").click()
@@ -111,6 +112,7 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
     assert page.locator("#compare").evaluate("el => el.style.getPropertyValue('--pos')") == "35%"
     wait_for_images(page)
     page.screenshot(path=screenshot_dir / "compare.png")
+    assert tab.accessibility_problems() == []
     page.keyboard.press("Escape")
     viewer.wait_for(state="hidden")
     assert page.evaluate("document.activeElement.dataset.k") == "5"  # focus is back
@@ -128,6 +130,7 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
     wait_for_images(page)
     assert item.locator("img.thumb").evaluate("img => img.naturalWidth") == 902
     page.screenshot(path=screenshot_dir / "jobs.png", full_page=True)
+    assert tab.accessibility_problems() == []
     assert tab.errors == []
 
     phone = open_tab(PHONE)
@@ -136,6 +139,7 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
     width = phone.page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], "nothing but the stats table scrolls sideways on a phone"
     phone.page.screenshot(path=screenshot_dir / "job-phone.png", full_page=True)
+    assert phone.accessibility_problems() == []
     assert phone.errors == []
 
 
@@ -164,4 +168,5 @@ def test_image_that_breaks_in_the_worker_shows_its_error_plainly(service, tab):
     assert message.startswith("The image could not be decoded: image file is truncated")
     assert "Error code: corrupt_image" in alert.inner_text()
     assert page.locator("ul.outputs").count() == 0
+    assert tab.accessibility_problems() == []
     assert tab.errors == []

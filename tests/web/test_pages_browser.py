@@ -55,6 +55,7 @@ def test_dropped_image_is_previewed_and_the_form_works_by_keyboard(
     assert preview.get_attribute("alt") == "Preview of chelsea.png"
     assert page.locator("#dropzone-text").inner_text().startswith("chelsea.png")
     page.screenshot(path=screenshot_dir / "form.png", full_page=True)
+    assert tab.accessibility_problems() == []
 
     page.keyboard.press("Enter")  # submits from the focused text field
     page.wait_for_url(f"{server.url}/jobs/*")
@@ -93,6 +94,7 @@ def test_non_image_upload_shows_the_error_on_the_form(server, open_tab, local_se
     alert.wait_for()
     assert "Not an image in a supported format." in alert.inner_text()
     assert page.evaluate("document.activeElement.id") == "form-errors"
+    assert tab.accessibility_problems() == []
     assert page.locator("#submit").is_enabled()
     assert open_storage(local_settings).list("jobs/") == []
     # The answer is a 415 page, which Chromium reports as a failed load; nothing else may fail.
