@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from skimage import data as sample_images
 
-from tests.fixtures.browser import PHONE
+from tests.fixtures.browser import PHONE, wait_until_true
 from tests.images import chelsea_png, encode
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
@@ -49,9 +49,10 @@ def wait_until_finished(page) -> str:
 
 
 def wait_for_images(page) -> None:
-    page.wait_for_function(
+    wait_until_true(
+        page,
         "[...document.images].filter((img) => img.getAttribute('src'))"
-        ".every((img) => img.complete && img.naturalWidth > 0)"
+        ".every((img) => img.complete && img.naturalWidth > 0)",
     )
 
 

@@ -5,7 +5,7 @@ import base64
 import pytest
 import redis
 
-from tests.fixtures.browser import PHONE
+from tests.fixtures.browser import PHONE, wait_until_true
 from tests.images import chelsea_png
 from worker.settings import Settings
 from worker.storage import open_storage
@@ -50,7 +50,7 @@ def test_dropped_image_is_previewed_and_the_form_works_by_keyboard(
     drop_file(page, "#dropzone", chelsea_png(), "chelsea.png", "image/png")
     preview = page.locator("#preview")
     preview.wait_for(state="visible")
-    page.wait_for_function("document.getElementById('preview').naturalWidth > 0")
+    wait_until_true(page, "document.getElementById('preview').naturalWidth > 0")
     assert preview.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [451, 300]
     assert preview.get_attribute("alt") == "Preview of chelsea.png"
     assert page.locator("#dropzone-text").inner_text().startswith("chelsea.png")
