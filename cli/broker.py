@@ -21,6 +21,10 @@ from cli.up import free_port
 START_ATTEMPTS = 5
 
 
+# Append-only file, synced every second: queued jobs outlive a stop or a crash of `kcolors up`.
+DURABLE_CONFIG = {"appendonly": "yes", "appendfsync": "everysec"}
+
+
 def start_valkey_server(data_dir: Path | None = None, persist: bool = False) -> ValkeyServer:
     """Start Valkey on a free loopback port chosen by the kernel, retrying if one is taken.
 
@@ -34,7 +38,10 @@ def start_valkey_server(data_dir: Path | None = None, persist: bool = False) -> 
 
 
 def _start(data_dir: Path | None, persist: bool) -> ValkeyServer:
-    server = ValkeyServer(port=free_port("127.0.0.1"), data_dir=data_dir, persist=persist)
+    config = DURABLE_CONFIG if persist else None
+    server = ValkeyServer(
+        port=free_port("127.0.0.1"), data_dir=data_dir, persist=persist, config=config
+    )
     server.start()
     return server
 
