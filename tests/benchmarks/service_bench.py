@@ -179,7 +179,6 @@ def redis_and_s3_env(base: dict[str, str]):
         yield {
             **env,
             "KCOLORS_BROKER_URL": broker.connection_url,
-            "KCOLORS_STORAGE_URL": "s3://bench/kcolors",
             "KCOLORS_S3_ENDPOINT_URL": endpoint,
         }
     finally:
@@ -205,7 +204,9 @@ def main() -> None:
         rows.append(measure("embedded", workers, base, jobs, engine_rate))
     with redis_and_s3_env(base) as env:
         for workers in args.workers:
-            rows.append(measure("redis+s3", workers, env, jobs, engine_rate))
+            # A fresh prefix per run: stored results of the same pictures would be reused.
+            fresh = {**env, "KCOLORS_STORAGE_URL": f"s3://bench/run-{workers}"}
+            rows.append(measure("redis+s3", workers, fresh, jobs, engine_rate))
     columns = list(rows[0])
     print("| " + " | ".join(columns) + " |")
     print("|" + " --- |" * len(columns))
