@@ -67,6 +67,12 @@ STAGE_SECONDS = Histogram(
     ["stage"],
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, float("inf")),
 )
+PHASE_SECONDS = Histogram(
+    "kcolors_job_phase_duration_seconds",
+    "Time a successful job spent in the engine and in storage (reads and writes).",
+    ["phase"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, float("inf")),
+)
 JOB_FAILURES = Counter("kcolors_job_failures", "Failed jobs by error code.", ["code"])
 
 
@@ -104,6 +110,8 @@ def record_finished_job(document: Mapping[str, Any], connection: redis.Redis | N
         for stage, seconds in (result.get("timings") or {}).items():
             if stage in ENGINE_STAGES:
                 STAGE_SECONDS.labels(stage=stage).observe(seconds)
+    for phase, seconds in (document.get("timings") or {}).items():
+        PHASE_SECONDS.labels(phase=phase).observe(seconds)
     if status == "failed":
         JOB_FAILURES.labels(code=(document.get("error") or {}).get("code", "unknown")).inc()
     if connection is not None:

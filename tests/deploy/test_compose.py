@@ -161,3 +161,16 @@ def test_worker_exposes_the_metrics_port_inside_the_network(config):
 def test_the_command_check_rejects_what_kcolors_would(argv, error):
     with pytest.raises(error):
         check_kcolors_command(argv)
+
+
+def test_prometheus_scrapes_the_web_server_and_every_worker(config):
+    prometheus = config["services"]["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"]
+    source = prometheus["volumes"][0].split(":")[0]
+    scrape = yaml.safe_load((COMPOSE_FILE.parent / source).read_text())["scrape_configs"]
+    jobs = {job["job_name"]: job for job in scrape}
+    web_port = config["services"]["web"]["ports"][0]["target"]
+    assert jobs["kcolors-web"]["static_configs"][0]["targets"] == [f"web:{web_port}"]
+    [workers] = jobs["kcolors-worker"]["dns_sd_configs"]
+    address = Settings.from_env(config["services"]["worker"]["environment"]).metrics_address
+    assert workers["names"] == ["worker"] and workers["port"] == metrics_host_port(address)[1]

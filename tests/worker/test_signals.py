@@ -38,6 +38,12 @@ def test_a_worker_exports_metrics_and_logs_json_with_the_job_id(
         fit_seconds
     )
 
+    storage_seconds = sum(d["timings"]["storage"] for d in documents)
+    assert sample(text, "kcolors_job_phase_duration_seconds_sum", phase="storage") == pytest.approx(
+        storage_seconds
+    )
+    assert sample(text, "kcolors_job_phase_duration_seconds_count", phase="engine") == 3
+
     # Any web process shows the cluster's totals and the (now empty) queue.
     web = requests.get(f"{server.url}/metrics", timeout=10).text
     assert sample(web, "kcolors_jobs_finished_total", status="succeeded") == 3
