@@ -1,4 +1,4 @@
-// The upload form: drag-and-drop onto the drop zone, a preview, and the size limit checked
+// The upload form: drag-and-drop (onto the page), a preview, and the size limit checked
 // before uploading (the server checks it again and answers with the same message).
 "use strict";
 (function () {
@@ -50,17 +50,19 @@
 
   input.addEventListener("change", showFile);
 
+  // A file dropped anywhere on the page is taken, rather than the browser navigating away to it.
   ["dragenter", "dragover"].forEach((type) =>
-    zone.addEventListener(type, (event) => {
+    document.addEventListener(type, (event) => {
       event.preventDefault();
       zone.classList.add("dragging");
     }),
   );
-  ["dragleave", "drop"].forEach((type) =>
-    zone.addEventListener(type, () => zone.classList.remove("dragging")),
-  );
-  zone.addEventListener("drop", (event) => {
+  document.addEventListener("dragleave", (event) => {
+    if (!event.relatedTarget) zone.classList.remove("dragging"); // left the window
+  });
+  document.addEventListener("drop", (event) => {
     event.preventDefault();
+    zone.classList.remove("dragging");
     if (!event.dataTransfer || event.dataTransfer.files.length === 0) return;
     input.files = event.dataTransfer.files;
     showFile();
