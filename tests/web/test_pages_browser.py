@@ -55,10 +55,10 @@ def test_dropped_image_is_previewed_and_the_form_works_by_keyboard(
     assert preview.get_attribute("alt") == "Preview of chelsea.png"
     assert page.locator("#dropzone-text").inner_text().startswith("chelsea.png")
     drop_file(page, "h1", chelsea_png(), "cat.png", "image/png")  # anywhere on the page
-    page.wait_for_function("document.getElementById('preview').alt === 'Preview of cat.png'")
+    wait_until_true(page, "document.getElementById('preview').alt === 'Preview of cat.png'")
     assert page.url == server.url + "/"
     drop_file(page, "#dropzone", chelsea_png(), "chelsea.png", "image/png")
-    page.wait_for_function("document.getElementById('preview').alt === 'Preview of chelsea.png'")
+    wait_until_true(page, "document.getElementById('preview').alt === 'Preview of chelsea.png'")
     assert page.locator("#dropzone.dragging").count() == 0
     page.screenshot(path=screenshot_dir / "form.png", full_page=True)
     assert tab.accessibility_problems() == []
