@@ -1,8 +1,10 @@
 """Auto-k: the fewest colours that reach a target PSNR.
 
-The search runs on binned colours, each candidate k warm-started from a smaller fit extended by
-k-means++ (never refitted from scratch), with the PSNR estimated from the bins plus the scatter
-inside them; the chosen k is then fitted for real and checked, stepping up while it falls short.
+First an estimate on the coarse bins, each candidate k warm-started from a smaller fit extended
+by k-means++ (never refitted from scratch), with the PSNR estimated from the bins plus the
+scatter inside them. Then a bracket-and-bisect search around the estimate with real fits, whose
+PSNR comes from the histogram (no encoding); only the chosen k is encoded. With dithering, the
+PSNR searched on is that of the undithered mapping.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import numpy as np
 
 from worker import defaults
 from worker.kmeans import extend_centers, kmeans_plus_plus, lloyd, nearest_centers
-from worker.palette import from_features
-from worker.stats import psnr_from_sse
+from worker.palette import fit_palette, from_features, nearest_palette_index
+from worker.stats import histogram_sse, psnr_from_sse
 
 if TYPE_CHECKING:
     from worker.decode import DecodedImage
@@ -31,7 +33,7 @@ class _PsnrEstimator:
 
     def __init__(self, histogram: ColorHistogram, space: str, seed: int) -> None:
         levels = histogram.levels(space)
-        binned = levels.fine or levels.exact
+        binned = levels.coarse or levels.exact
         self.points, self.weights, self.values = binned.points, binned.weights, binned.values
         # Squared error inside the bins, which assigning whole bins does not see.
         exact = levels.exact
@@ -95,26 +97,47 @@ def quantize_to_target(
 ) -> QuantizedOutput:
     """Make the output with the fewest colours (<= 256) whose real PSNR reaches the target."""
     target = float(options.target_psnr)
+    n_values = int(histogram.counts.sum()) * histogram.colors.shape[1]
+    full_palettes: dict[int, np.ndarray] = {}
+
+    def reaches(k: int, exact_refine: bool = False) -> bool:
+        palette = fit_palette(histogram, k, space=options.space, seed=options.seed,
+                              exact_refine=exact_refine)  # fmt: skip
+        if exact_refine:
+            full_palettes[k] = palette
+        labels = nearest_palette_index(histogram.colors, palette, space=options.space)
+        psnr = psnr_from_sse(histogram_sse(histogram, palette, labels), n_values)
+        return psnr is None or psnr >= target
+
     has_clear = bool(histogram.transparent.any())
     n_fit = estimate_fit_size(histogram, target, options.space, options.seed)
-    k = max(defaults.MIN_K, n_fit + int(has_clear))
     limit = max(defaults.MIN_K, min(defaults.MAX_K, len(histogram.colors)))
-    output = quantize_for_k(image, histogram, k, options)
-    # The estimate is close, not exact: step up until the real PSNR reaches the target, or
-    # down while one colour fewer still reaches it.
-    while not _reaches(output, target) and k < limit:
-        k += 1
-        output = quantize_for_k(image, histogram, k, options)
-    while _reaches(output, target) and k > defaults.MIN_K:
-        fewer = quantize_for_k(image, histogram, k - 1, options)
-        if not _reaches(fewer, target):
-            break
-        k, output = k - 1, fewer
+    guess = min(limit, max(defaults.MIN_K, n_fit + int(has_clear)))
+    low, high = _bracket(guess, limit, reaches)
+    while high - low > 1:  # low fails (or is below the smallest k), high reaches (or is limit)
+        middle = (low + high) // 2
+        if reaches(middle):
+            high = middle
+        else:
+            low = middle
+    # The search fitted without the exact level; the full fit of one colour fewer may still
+    # reach the target.
+    while high > defaults.MIN_K and reaches(high - 1, exact_refine=True):
+        high -= 1
+    output = quantize_for_k(image, histogram, high, options, palette=full_palettes.get(high))
     stats = {**output.stats, "auto": True, "target_psnr": target}
     return dataclasses.replace(output, stats=stats)
 
 
-def _reaches(output: QuantizedOutput, target: float) -> bool:
-    """Whether an output's PSNR (None: lossless) reaches the target."""
-    psnr = output.stats["psnr"]
-    return psnr is None or psnr >= target
+def _bracket(guess: int, limit: int, reaches: Callable[[int], bool]) -> tuple[int, int]:
+    """Find low < high around the guess with low failing and high reaching, in doubling steps."""
+    step = 1
+    if reaches(guess):
+        high = guess
+        while high - step >= defaults.MIN_K and reaches(high - step):
+            high, step = high - step, step * 2
+        return max(defaults.MIN_K - 1, high - step), high
+    low = guess
+    while low + step < limit and not reaches(low + step):
+        low, step = low + step, step * 2
+    return low, min(low + step, limit)

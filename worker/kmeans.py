@@ -15,6 +15,7 @@ import numpy as np
 _BLOCK_PAIRS = 1 << 21
 # Distances used by the bounds are computed in float32; this margin covers their rounding.
 _BOUND_SLACK = 1e-2
+_MARGINS_ABOVE_POINTS = 16384
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,24 @@ def nearest_centers(points: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray
         best = np.take_along_axis(partial, chunk_labels[:, None], axis=1)[:, 0]
         distances[start : start + block] = np.maximum(best + point_norms, 0.0)
     return labels, distances
+
+
+def nearest_labels(points: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Return each point's nearest centre (lowest index on ties), without the distances."""
+    centers = centers.astype(points.dtype, copy=False)
+    center_norms = np.einsum("ij,ij->i", centers, centers)
+    scaled = -2.0 * centers.T
+    block = max(1, _BLOCK_PAIRS // max(1, len(centers)))
+    if len(points) <= block:
+        partial = points @ scaled
+        partial += center_norms
+        return np.argmin(partial, axis=1)
+    labels = np.empty(len(points), dtype=np.intp)
+    for start in range(0, len(points), block):
+        partial = points[start : start + block] @ scaled
+        partial += center_norms
+        labels[start : start + block] = np.argmin(partial, axis=1)
+    return labels
 
 
 def kmeans_plus_plus(
@@ -140,7 +159,7 @@ def lloyd(
     mean = weights @ points / weights.sum()
     threshold = tol * float(np.mean(weights @ (points - mean) ** 2 / weights.sum()))
     weighted_points = points * weights[:, None]
-    labels = nearest_centers(points32, centers)[0]
+    labels = nearest_labels(points32, centers)
     totals, sums = _cluster_sums(labels, weights, weighted_points, k)
     margins: np.ndarray | None = None
     drift = np.zeros(k)
@@ -161,20 +180,20 @@ def lloyd(
             drift += moved
             near = np.flatnonzero(margins <= 2.0 * drift.max() + _BOUND_SLACK)
             if len(near) <= len(points) // 4:
-                new_labels = nearest_centers(points32[near], centers)[0]
+                new_labels = nearest_labels(points32[near], centers)
                 _move_points(near, labels, new_labels, weights, weighted_points, totals, sums)
                 continue
         if settled:
             new_labels, first, second = two_nearest(points32, centers)
             margins, drift = (second - first).astype(np.float32), np.zeros(k)
         else:
-            new_labels, margins = nearest_centers(points32, centers)[0], None
+            new_labels, margins = nearest_labels(points32, centers), None
         everyone = np.arange(len(points))
         n_changed = _move_points(
             everyone, labels, new_labels, weights, weighted_points, totals, sums
         )
-        # Margins pay for their cost only once few points still change cluster.
-        settled = n_changed < len(points) // 20
+        # Margins pay for their cost only on many points, once few still change cluster.
+        settled = len(points) > _MARGINS_ABOVE_POINTS and n_changed < len(points) // 20
     # Inertia of the last assignment under the final centres: an upper bound on the true one,
     # equal to it at convergence, and enough to rank fits.
     residuals = points - centers[labels]

@@ -119,11 +119,16 @@ def quantize_image(
 
 
 def quantize_for_k(
-    image: DecodedImage, histogram: ColorHistogram, k: int, options: QuantizeOptions
+    image: DecodedImage,
+    histogram: ColorHistogram,
+    k: int,
+    options: QuantizeOptions,
+    palette: np.ndarray | None = None,
 ) -> QuantizedOutput:
-    """Fit a palette of at most k colours, remap, encode and measure one output."""
+    """Fit a palette of at most k colours (unless given), remap, encode and measure one output."""
     started = time.perf_counter()
-    palette = fit_palette(histogram, k, space=options.space, seed=options.seed)
+    if palette is None:
+        palette = fit_palette(histogram, k, space=options.space, seed=options.seed)
     fitted = time.perf_counter()
     labels = nearest_palette_index(histogram.colors, palette, space=options.space)
     if options.dither:
