@@ -59,7 +59,7 @@ def decode_image(data: bytes, *, max_pixels: int = defaults.MAX_PIXELS) -> Decod
         )
     try:
         image.load()
-        image = ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)
         pixels = _to_rgb_or_rgba(image)
     except _DECODE_ERRORS as exc:
         raise CorruptImage(f"the image could not be decoded: {exc}") from exc

@@ -62,10 +62,16 @@ def encode_truecolor_png(pixels: np.ndarray) -> bytes:
         [
             b"\x89PNG\r\n\x1a\n",
             _chunk(b"IHDR", header),
-            _chunk(b"IDAT", zlib.compress(rows.tobytes(), _TRUECOLOR_LEVEL)),
+            _chunk(b"IDAT", zlib.compress(memoryview(rows), _TRUECOLOR_LEVEL)),
             _chunk(b"IEND", b""),
         ]
     )
+
+
+def expand_palette(indices: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Return the (h, w, 3|4) pixels of a palette image (Pillow's C loop, no index arrays)."""
+    mode = "RGBA" if palette.shape[1] == 4 else "RGB"
+    return np.asarray(palette_image(indices, palette).convert(mode))
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -13,7 +13,7 @@ import numpy as np
 from worker import defaults
 from worker.decode import DecodedImage, decode_image
 from worker.dither import dither_indices
-from worker.encode import OUTPUT_FORMATS, encode_indexed, encode_truecolor_png
+from worker.encode import OUTPUT_FORMATS, encode_indexed, encode_truecolor_png, expand_palette
 from worker.exceptions import InvalidParameter
 from worker.histogram import ColorHistogram, build_histogram
 from worker.palette import fit_palette, nearest_palette_index
@@ -153,7 +153,7 @@ def quantize_for_k(
         sse = pixel_sse(image.pixels, indices, palette)
     else:
         sse = histogram_sse(histogram, palette, labels)
-    truecolor_bytes = len(encode_truecolor_png(palette[indices]))
+    truecolor_bytes = len(encode_truecolor_png(expand_palette(indices, palette)))
     timings = {"fit": fitted - started, "remap": remapped - fitted, "encode": encoded - remapped}
     timings["stats"] = time.perf_counter() - encoded
     media_type, extension = OUTPUT_FORMATS[options.output_format]
