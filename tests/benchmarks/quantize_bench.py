@@ -75,42 +75,66 @@ def read_rgb(path: Path) -> np.ndarray:
 
 
 def run_process(command: list[str]) -> tuple[float, float]:
-    """Run a whole process; return its wall time (s) and peak resident memory (MB)."""
+    """Run a whole process; return its wall time (s) and peak resident memory (MB).
+
+    The peak is the child's VmHWM, polled: getrusage would report the benchmark's own size,
+    which the child inherits at fork, before exec.
+    """
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    peak_kb = 0
+    while process.poll() is None:
+        peak_kb = max(peak_kb, _high_water_kb(process.pid))
+        time.sleep(0.005)
     elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"{command[0]} failed: {process.stderr.read().decode()}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, peak_kb / 1024
 
 
-def best_process(command: list[str], repeat: int) -> tuple[float, float]:
-    """Best wall time and largest peak memory over `repeat` runs."""
-    runs = [run_process(command) for _ in range(repeat)]
-    return min(r[0] for r in runs), max(r[1] for r in runs)
+def _high_water_kb(pid: int) -> int:
+    """The peak resident set size (VmHWM) of a running process, in kB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
-def measure_kcolors(png: Path, pixels: np.ndarray, k: int, work: Path, repeat: int) -> dict:
-    """Engine in-process (fit + remap time from its stats) and as a whole CLI process."""
+def measure_processes(png: Path, k: int, work: Path, repeat: int) -> dict[str, dict]:
+    """Whole `kcolors quantize` and `pngquant --nofs` processes, alternated so both see the
+    same machine load; best wall time and largest peak memory of each."""
+    kcolors = str(Path(sys.executable).with_name("kcolors"))
+    commands = {
+        "kcolors": [kcolors, "quantize", str(png), "-k", str(k), "--out-dir", str(work)],
+        "pngquant": ["pngquant", "--nofs", "--force", "--output",
+                     str(work / f"{png.stem}.pngquant{k}.png"), str(k), str(png)],
+    }  # fmt: skip
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, command in commands.items():
+            runs[name].append(run_process(command))
+    return {
+        name: {
+            "process_seconds": min(r[0] for r in results),
+            "process_seconds_runs": [round(r[0], 3) for r in results],
+            "peak_mb": max(r[1] for r in results),
+        }
+        for name, results in runs.items()
+    }
+
+
+def measure_kcolors(png: Path, k: int, repeat: int) -> dict:
+    """Engine in-process: fit + remap time (from its stats), best of `repeat`."""
     from worker.quantize import QuantizeOptions, quantize_image
 
     data = png.read_bytes()
     runs = [quantize_image(data, [k], QuantizeOptions()).outputs[0] for _ in range(repeat)]
     fit_remap = min(o.stats["timings"]["fit"] + o.stats["timings"]["remap"] for o in runs)
-    kcolors = str(Path(sys.executable).with_name("kcolors"))
-    process_seconds, peak_mb = best_process(
-        [kcolors, "quantize", str(png), "-k", str(k), "--out-dir", str(work)], repeat
-    )
-    out = work / f"{png.stem}.k{k}.png"
-    return {
-        "psnr": psnr(pixels, read_rgb(out)),
-        "fit_remap_seconds": fit_remap,
-        "process_seconds": process_seconds,
-        "peak_mb": peak_mb,
-        "bytes": out.stat().st_size,
-    }
+    return {"fit_remap_seconds": fit_remap}
 
 
 def measure_full_kmeans(pixels: np.ndarray, k: int) -> dict:
@@ -123,14 +147,6 @@ def measure_full_kmeans(pixels: np.ndarray, k: int) -> dict:
     seconds = time.perf_counter() - started
     palette = np.clip(np.rint(model.cluster_centers_), 0, 255).astype(np.uint8)
     return {"psnr": psnr(pixels, palette[model.labels_].reshape(pixels.shape)), "seconds": seconds}
-
-
-def measure_pngquant(png: Path, pixels: np.ndarray, k: int, work: Path, repeat: int) -> dict:
-    """The whole `pngquant --nofs k` process on the same PNG."""
-    out = work / f"{png.stem}.pngquant{k}.png"
-    command = ["pngquant", "--nofs", "--force", "--output", str(out), str(k), str(png)]
-    seconds, peak_mb = best_process(command, repeat)
-    return {"psnr": psnr(pixels, read_rgb(out)), "process_seconds": seconds, "peak_mb": peak_mb}
 
 
 def measure_median_cut(pixels: np.ndarray, k: int) -> dict:
@@ -147,8 +163,19 @@ def bench_case(name: str, png: Path, pixels: np.ndarray, k: int, work: Path, arg
     big = pixels.shape[0] * pixels.shape[1] > 1_000_000
     repeat = args.repeat
     case: dict[str, Any] = {"image": name, "megapixels": pixels.size / 3 / 1e6, "k": k}
-    case["kcolors"] = measure_kcolors(png, pixels, k, work, repeat)
-    case["pngquant"] = measure_pngquant(png, pixels, k, work, repeat)
+    processes = measure_processes(png, k, work, repeat)
+    kcolors_out, pngquant_out = work / f"{png.stem}.k{k}.png", work / f"{png.stem}.pngquant{k}.png"
+    case["kcolors"] = {
+        "psnr": psnr(pixels, read_rgb(kcolors_out)),
+        "bytes": kcolors_out.stat().st_size,
+        **measure_kcolors(png, k, repeat),
+        **processes["kcolors"],
+    }
+    case["pngquant"] = {
+        "psnr": psnr(pixels, read_rgb(pngquant_out)),
+        "bytes": pngquant_out.stat().st_size,
+        **processes["pngquant"],
+    }
     case["median_cut"] = measure_median_cut(pixels, k)
     if not (big and args.quick):
         case["full_kmeans"] = measure_full_kmeans(pixels, k)
