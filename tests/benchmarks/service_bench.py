@@ -145,6 +145,10 @@ def measure(name: str, workers: int, env: dict, jobs: list, engine_rate: float) 
         "p95 ms": 1000 * percentile(latency, 95),
         "p50 overhead ms": 1000 * statistics.median(overhead),
         "p95 overhead ms": 1000 * percentile(overhead, 95),
+        # Where the overhead goes: before the worker starts the job (HTTP, web storage writes,
+        # queue, pick-up), and the worker's storage time after it started.
+        "p50 submit->start ms": 1000
+        * statistics.median(epoch(j["started_at"]) - j["submitted"] for j in ok),
         "p50 worker storage ms": 1000 * statistics.median(j["timings"]["storage"] for j in ok),
         "failed": len(failed),
     }
