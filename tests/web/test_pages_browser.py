@@ -99,7 +99,8 @@ def test_non_image_upload_shows_the_error_on_the_form(server, open_tab, local_se
     alert = page.get_by_role("alert").filter(has_text="could not be submitted")
     alert.wait_for()
     assert "Not an image in a supported format." in alert.inner_text()
-    assert page.evaluate("document.activeElement.id") == "form-errors"
+    # upload.js moves the focus once it runs, which can be after the alert is shown.
+    wait_until_true(page, "document.activeElement.id === 'form-errors'")
     assert tab.accessibility_problems() == []
     assert page.locator("#submit").is_enabled()
     assert open_storage(local_settings).list("jobs/") == []
