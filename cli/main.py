@@ -4,6 +4,7 @@ import click
 
 from cli.client import status, submit
 from cli.quantize import quantize
+from cli.reconcile import reconcile
 from cli.up import up
 from cli.web import web
 from cli.worker import worker
@@ -21,6 +22,7 @@ main.add_command(worker)
 main.add_command(web)
 main.add_command(submit)
 main.add_command(status)
+main.add_command(reconcile)
 
 if __name__ == "__main__":
     main()

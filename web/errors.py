@@ -35,7 +35,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(KcolorsError)
     def domain_error(exc: KcolorsError):
-        return error_response(exc.http_status, exc.code, exc.message)
+        response, status = error_response(exc.http_status, exc.code, exc.message)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="kcolors API"'
+        return response, status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -23,3 +23,5 @@ WEB_PORT = 8000
 STORAGE_RETRIES = 5
 STORAGE_RETRY_BACKOFF_SECONDS = 1.0
 STORAGE_RETRY_MAX_SECONDS = 30.0
+# A job started this many times without finishing (its worker lost each time) fails.
+MAX_JOB_ATTEMPTS = 10

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 
+from worker import defaults
 from worker.exceptions import JobNotFound, KcolorsError, StorageUnavailable
 from worker.job import Job, load_job, result_key, result_url, save_job
 from worker.quantize import QuantizedOutput, QuantizeOptions, quantize_image
@@ -40,6 +41,12 @@ def run_job(storage: Storage, job_id: str, settings: Settings) -> Job:
     job = load_job(storage, job_id)
     if job.status.is_finished:
         log.info("job %s already %s, skipped", job.id, job.status.value)
+        return job
+    if job.attempts >= defaults.MAX_JOB_ATTEMPTS:
+        # Each start counts: a job that keeps killing its worker must not loop for ever.
+        message = f"the job was started {job.attempts} times without finishing"
+        job.fail("too_many_attempts", message)
+        save_job(storage, job)
         return job
     job.start()
     save_job(storage, job)

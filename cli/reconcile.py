@@ -1,0 +1,54 @@
+"""`kcolors reconcile`: enqueue again the jobs whose message Redis lost."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+DEFAULT_MIN_AGE_SECONDS = 60  # the same as worker.reconcile's, kept here so --help stays light
+
+
+@click.command()
+@click.option("--min-age", "min_age_seconds", type=click.FloatRange(min=0),
+              default=DEFAULT_MIN_AGE_SECONDS, show_default=True,
+              help="Skip jobs younger than this (seconds): they may be enqueueing.")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Only list the jobs that would be enqueued.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def reconcile(min_age_seconds: float, dry_run: bool, as_json: bool) -> None:
+    """Find jobs left queued or running with no message in Redis and enqueue them again."""
+    # Imported here so that `kcolors --help` and `kcolors quantize` stay light.
+    import redis
+
+    from worker import reconcile as engine
+    from worker.celery_app import FALLBACK_BROKER_URL, PROCESS_JOB_TASK, QUEUE, create_celery_app
+    from worker.exceptions import KcolorsError
+    from worker.settings import Settings
+    from worker.storage import open_storage
+
+    settings = Settings.from_env()
+    celery = create_celery_app(settings)
+    broker = redis.Redis.from_url(settings.broker_url or FALLBACK_BROKER_URL, socket_timeout=10)
+    try:
+        report = engine.reconcile(
+            open_storage(settings),
+            broker,
+            lambda job_id: celery.send_task(PROCESS_JOB_TASK, args=[job_id]),
+            queue=QUEUE,
+            task_name=PROCESS_JOB_TASK,
+            min_age_seconds=min_age_seconds,
+            dry_run=dry_run,
+        )
+    except (KcolorsError, redis.RedisError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        broker.close()
+    if as_json:
+        click.echo(json.dumps({"checked": report.checked, "unfinished": report.unfinished,
+                               "requeued": report.requeued, "dry_run": dry_run}))  # fmt: skip
+        return
+    verb = "would enqueue" if dry_run else "enqueued"
+    click.echo(f"{report.checked} jobs, {report.unfinished} unfinished, "
+               f"{verb} {len(report.requeued)} again")  # fmt: skip
+    for job_id in report.requeued:
+        click.echo(f"  {job_id}")
