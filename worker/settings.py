@@ -29,6 +29,7 @@ class Settings:
     hard_time_limit: int = defaults.HARD_TIME_LIMIT_SECONDS
     visibility_timeout: int = defaults.VISIBILITY_TIMEOUT_SECONDS
     presign_expires: int = defaults.PRESIGN_EXPIRES_SECONDS
+    storage_retries: int = defaults.STORAGE_RETRIES
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     secret_key: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
@@ -40,6 +41,8 @@ class Settings:
             raise InvalidConfiguration(
                 "time limits must satisfy soft_time_limit < hard_time_limit < visibility_timeout"
             )
+        if self.storage_retries < 0:
+            raise InvalidConfiguration("storage_retries must be 0 or more")
         if self.max_pixels <= 0 or self.max_upload_bytes <= 0 or self.max_k_values <= 0:
             raise InvalidConfiguration("size limits must be positive")
         if self.metrics_address is not None:

