@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -230,7 +232,10 @@ def _by_k(result: dict[str, Any]) -> int:
 
 def new_job_id() -> str:
     """Return a fresh ULID: unguessable (80 random bits) and sortable by creation time."""
-    return str(ULID())
+    # Not `ULID()`: python-ulid's generator is monotonic, so two ids made in the same
+    # millisecond differ by one and each would give the other away.
+    milliseconds = time.time_ns() // 1_000_000
+    return str(ULID.from_bytes(milliseconds.to_bytes(6, "big") + secrets.token_bytes(10)))
 
 
 def parse_job_id(job_id: str) -> str:
