@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ import click
 import requests
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
+# The client's token, one of the server's KCOLORS_API_TOKENS.
+TOKEN_VARIABLE = "KCOLORS_API_TOKEN"
 POLL_INTERVAL_SECONDS = 0.5
 server_option = click.option(
     "--server",
@@ -20,10 +23,16 @@ server_option = click.option(
 )
 
 
+def auth_headers() -> dict[str, str]:
+    """Return the bearer token header from `KCOLORS_API_TOKEN`, for servers that want one."""
+    token = os.environ.get(TOKEN_VARIABLE, "").strip()
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 def call(method: str, url: str, **kwargs: Any) -> dict[str, Any]:
     """Send a request; return its JSON, or stop with the API's error code and message."""
     try:
-        response = requests.request(method, url, timeout=60, **kwargs)
+        response = requests.request(method, url, timeout=60, headers=auth_headers(), **kwargs)
     except requests.RequestException as exc:
         raise click.ClickException(f"cannot reach {url}: {exc}") from None
     try:

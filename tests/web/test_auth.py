@@ -4,7 +4,9 @@ import io
 
 import pytest
 import redis
+from click.testing import CliRunner
 
+from cli.main import main
 from tests.images import gradient_png
 from web import create_app
 from worker.settings import Settings
@@ -77,3 +79,17 @@ def test_without_tokens_the_api_is_open(tmp_path, valkey_server):
     )
     client = create_app({"TESTING": True, "KCOLORS_SETTINGS": settings}).test_client()
     assert post_image(client).status_code == 202
+
+
+def test_the_command_line_client_sends_its_token(settings, start_live_server, tmp_path,
+                                                 monkeypatch):  # fmt: skip
+    server = start_live_server(settings)
+    image = tmp_path / "cat.png"
+    image.write_bytes(gradient_png())
+    command = ["submit", str(image), "-k", "2", "--server", server.url]
+    monkeypatch.delenv("KCOLORS_API_TOKEN", raising=False)
+    refused = CliRunner().invoke(main, command)
+    assert refused.exit_code == 1 and "unauthorized" in refused.output
+    monkeypatch.setenv("KCOLORS_API_TOKEN", TOKEN)
+    accepted = CliRunner().invoke(main, command)
+    assert accepted.exit_code == 0 and "queued" in accepted.output, accepted.output
