@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-deps test lint run bench
+.PHONY: setup system-deps test lint run bench audit
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -23,3 +23,7 @@ test: setup lint
 
 run: setup
 	$(VENV)/bin/kcolors up
+
+# Known vulnerabilities in the installed dependencies: fails on one, warns when no service answers.
+audit: setup
+	$(PY) scripts/audit.py
