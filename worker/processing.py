@@ -68,7 +68,7 @@ def run_job(storage: Storage, job_id: str, settings: Settings) -> Job:
         data = storage.get(job.input["key"])
         read_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        report = quantize_image(data, job.params.k, quantize_options(job, settings), store_output)
+        report = quantize_image(data, ks_to_run(job), quantize_options(job, settings), store_output)
         # The engine's own time, without the storage writes its callback made.
         engine_seconds = time.perf_counter() - started - storage_seconds
         storage_seconds += read_seconds
@@ -83,6 +83,16 @@ def run_job(storage: Storage, job_id: str, settings: Settings) -> Job:
     save_job(storage, job)
     remember_results(storage, job)
     return job
+
+
+def ks_to_run(job: Job) -> tuple[int, ...]:
+    """Return the ks still to make: a rerun after a lost worker keeps the outputs it stored."""
+    done = {result["k"] for result in job.results}
+    remaining = tuple(k for k in job.params.k if k not in done)
+    # An auto-k job's output is not tied to a k asked for: redo it whole.
+    if job.params.target_psnr is not None or not remaining:
+        return job.params.k
+    return remaining
 
 
 def fail_job(storage: Storage, job_id: str, code: str, message: str) -> Job | None:

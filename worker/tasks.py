@@ -57,7 +57,7 @@ class JobTask(Task):
             record_failure(worker_storage(), args[0], "time_limit_exceeded", message)
 
 
-@shared_task(name=PROCESS_JOB_TASK, bind=True, base=JobTask, max_retries=None)
+@shared_task(name=PROCESS_JOB_TASK, bind=True, base=JobTask, max_retries=defaults.STORAGE_RETRIES)
 def process_job(self: JobTask, job_id: str) -> str | None:
     """Run job `job_id`; retry when storage fails; end it failed on anything else."""
     storage = worker_storage()

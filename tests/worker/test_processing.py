@@ -113,10 +113,37 @@ def test_task_retries_storage_errors_then_ends_failed(tmp_path, settings, monkey
     assert result.get() == "failed"
     stored = load_job(storage, job.id)
     assert stored.status is JobStatus.FAILED and stored.error["code"] == "storage_unavailable"
-    assert stored.attempts == tasks.process_job.max_retries + 1
+    assert stored.attempts == settings.storage_retries + 1
 
 
 def test_retry_delay_backs_off_and_is_capped():
     from worker.tasks import retry_delay
 
     assert 0.5 <= retry_delay(0) <= 1 and 4 <= retry_delay(3) <= 8 and retry_delay(20) <= 30
+
+
+def mark_interrupted(storage, job_id, results, attempts=1):
+    """Rewrite the document as a worker lost mid-job leaves it: running, some results stored."""
+    document = json.loads(storage.get(job_key(job_id)))
+    document.update(status="running", finished_at=None, attempts=attempts, results=results)
+    storage.put(job_key(job_id), json.dumps(document).encode())
+
+
+def test_rerun_after_a_lost_worker_keeps_the_outputs_it_stored(storage, settings):
+    job = queue_job(storage, gradient_png(30, 30), ks=(2, 6))
+    first = run_job(storage, job.id, settings)
+    [kept, _] = first.results
+    storage.put(kept["key"], b"stored by the lost worker")  # to tell whether it is rewritten
+    mark_interrupted(storage, job.id, [kept])
+    again = run_job(storage, job.id, settings)
+    assert again.status is JobStatus.SUCCEEDED and [r["k"] for r in again.results] == [2, 6]
+    assert storage.get(kept["key"]) == b"stored by the lost worker"
+    assert again.results[1]["key"] == first.results[1]["key"]
+
+
+def test_a_job_started_too_often_fails_instead_of_looping(storage, settings):
+    job = queue_job(storage, gradient_png(30, 30))
+    mark_interrupted(storage, job.id, [], attempts=10)
+    failed = run_job(storage, job.id, settings)
+    assert failed.status is JobStatus.FAILED and failed.error["code"] == "too_many_attempts"
+    assert storage.list(f"jobs/{job.id}/") == sorted([job.input["key"], job_key(job.id)])
