@@ -36,7 +36,7 @@ def run_job(storage: Storage, job_id: str, settings: Settings) -> Job:
     """Run a queued (or redelivered) job to `succeeded` or `failed`; skip a finished one.
 
     Raises `StorageUnavailable` when storage fails, so that the caller can retry: every output
-    goes to a deterministic key, so a rerun rewrites the same objects.
+    goes to a deterministic key, and a rerun makes only the outputs not yet recorded.
     """
     job = load_job(storage, job_id)
     if job.status.is_finished:
