@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import requests
 from moto.server import ThreadedMotoServer
@@ -13,6 +15,7 @@ from tests.images import gradient_png
 from worker.storage import open_storage
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+bucket_numbers = itertools.count()
 
 
 class RestartableS3:
@@ -41,9 +44,11 @@ def s3(aws_credentials):
 
 @pytest.fixture
 def settings(s3_settings, s3):
-    create_bucket(s3.url, "outage")
+    # A fresh bucket per test, or a job would reuse the stored results of the previous test's.
+    bucket = f"outage-{next(bucket_numbers)}"
+    create_bucket(s3.url, bucket)
     return s3_settings.replace(
-        storage_url="s3://outage/data",
+        storage_url=f"s3://{bucket}/data",
         s3_endpoint_url=s3.url,
         storage_retries=2,
         soft_time_limit=20,
