@@ -16,12 +16,18 @@ DEFAULT_MIN_AGE_SECONDS = 60  # the same as worker.reconcile's, kept here so --h
 @click.option("--dry-run", is_flag=True, help="Only list the jobs that would be enqueued.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def reconcile(min_age_seconds: float, dry_run: bool, as_json: bool) -> None:
-    """Find jobs left queued or running with no message in Redis and enqueue them again."""
+    """Enqueue again the jobs (queued or running) and batches with no message in Redis."""
     # Imported here so that `kcolors --help` and `kcolors quantize` stay light.
     import redis
 
     from worker import reconcile as engine
-    from worker.celery_app import FALLBACK_BROKER_URL, PROCESS_JOB_TASK, QUEUE, create_celery_app
+    from worker.celery_app import (
+        EXPAND_BATCH_TASK,
+        FALLBACK_BROKER_URL,
+        PROCESS_JOB_TASK,
+        QUEUE,
+        create_celery_app,
+    )
     from worker.exceptions import KcolorsError
     from worker.settings import Settings
     from worker.storage import open_storage
@@ -33,9 +39,10 @@ def reconcile(min_age_seconds: float, dry_run: bool, as_json: bool) -> None:
         report = engine.reconcile(
             open_storage(settings),
             broker,
-            lambda job_id: celery.send_task(PROCESS_JOB_TASK, args=[job_id]),
+            lambda task, item_id: celery.send_task(task, args=[item_id]),
             queue=QUEUE,
-            task_name=PROCESS_JOB_TASK,
+            job_task=PROCESS_JOB_TASK,
+            batch_task=EXPAND_BATCH_TASK,
             min_age_seconds=min_age_seconds,
             dry_run=dry_run,
         )
@@ -45,10 +52,16 @@ def reconcile(min_age_seconds: float, dry_run: bool, as_json: bool) -> None:
         broker.close()
     if as_json:
         click.echo(json.dumps({"checked": report.checked, "unfinished": report.unfinished,
-                               "requeued": report.requeued, "dry_run": dry_run}))  # fmt: skip
+                               "requeued": report.requeued,
+                               "batches_requeued": report.batches_requeued,
+                               "dry_run": dry_run}))  # fmt: skip
         return
     verb = "would enqueue" if dry_run else "enqueued"
     click.echo(f"{report.checked} jobs, {report.unfinished} unfinished, "
                f"{verb} {len(report.requeued)} again")  # fmt: skip
     for job_id in report.requeued:
         click.echo(f"  {job_id}")
+    if report.batches_requeued:
+        click.echo(f"{verb} {len(report.batches_requeued)} unexpanded batches again")
+        for batch_id in report.batches_requeued:
+            click.echo(f"  batch {batch_id}")

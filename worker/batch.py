@@ -12,10 +12,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from ulid import ULID
-
 from worker.exceptions import JobNotFound, KcolorsError, ObjectNotFound
-from worker.job import Job, JobParams, JobStatus, load_job, now_iso, save_job
+from worker.job import Job, JobParams, JobStatus, load_job, new_job_id, now_iso, save_job
 from worker.probe import probe_image
 from worker.reuse import find_reusable, fingerprint
 from worker.storage import Storage
@@ -49,7 +47,7 @@ class Batch:
     def create(cls, params: JobParams, source: dict[str, Any], names_and_keys: list) -> Batch:
         """A new batch over `(name, key)` pairs, not yet expanded into jobs."""
         items = [{"name": n, "key": k, "job_id": None, "error": None} for n, k in names_and_keys]
-        return cls(id=str(ULID()), params=params, source=source, items=items)
+        return cls(id=new_job_id(), params=params, source=source, items=items)
 
     def to_dict(self) -> dict[str, Any]:
         """The stored batch document."""

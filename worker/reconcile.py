@@ -1,8 +1,9 @@
-"""Find jobs left `queued` or `running` with no message behind them, and enqueue them again.
+"""Find jobs and batches whose message Redis lost, and enqueue them again.
 
-After Redis lost its data (flushed, or restarted without persistence), the job documents in
-storage still say `queued` or `running` but no worker will ever get their message. Plain
-functions: the broker is a redis client and enqueueing is a callback, so no Celery here.
+After Redis lost its data (flushed, or restarted without persistence), the documents in storage
+still say a job is `queued` or `running`, or a batch is not expanded yet, but no worker will ever
+get their message. Plain functions: the broker is a redis client and enqueueing is a callback,
+so no Celery here.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import base64
 import binascii
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import redis
 
+from worker.batch import BATCHES_PREFIX, Batch, BatchNotFound, load_batch
 from worker.exceptions import JobNotFound
 from worker.job import JOBS_PREFIX, Job, load_job
 from worker.storage import Storage
@@ -25,7 +28,7 @@ log = logging.getLogger(__name__)
 
 # Where kombu's Redis transport keeps messages delivered to a worker but not yet acknowledged.
 UNACKED_KEY = "unacked"
-# A job younger than this may be between its document being saved and its message being sent.
+# A document younger than this may be between being saved and its message being sent.
 DEFAULT_MIN_AGE_SECONDS = 60
 
 
@@ -36,14 +39,14 @@ class ReconcileReport:
     checked: int = 0
     unfinished: int = 0
     requeued: list[str] = field(default_factory=list)
+    batches_requeued: list[str] = field(default_factory=list)
 
 
-def message_job_id(raw: bytes | str, task_name: str) -> str | None:
-    """Return the job id a kombu message carries for `task_name`, or None for anything else."""
+def message_task_and_id(raw: bytes | str) -> tuple[str, str] | None:
+    """Return the task name and first argument of a JSON kombu message, or None."""
     try:
         message = json.loads(raw)
-        if message.get("headers", {}).get("task") != task_name:
-            return None
+        task = message["headers"]["task"]
         if message.get("content-type") != "application/json":
             return None
         body = message["body"]
@@ -52,12 +55,12 @@ def message_job_id(raw: bytes | str, task_name: str) -> str | None:
         args = json.loads(body)[0]
     except (ValueError, KeyError, IndexError, TypeError, AttributeError, binascii.Error):
         return None
-    return str(args[0]) if args else None
+    return (str(task), str(args[0])) if args else None
 
 
-def enqueued_job_ids(broker: redis.Redis, queue: str, task_name: str) -> set[str]:
-    """Return the ids of jobs with a message waiting in `queue` or held by a worker."""
-    raws: list[bytes] = []
+def enqueued_ids(broker: redis.Redis, queue: str) -> dict[str, set[str]]:
+    """Return, per task name, the ids with a message waiting in `queue` or held by a worker."""
+    raws: list[bytes | str] = []
     # kombu keeps one list per priority level: `<queue>` and `<queue>\x06\x16<priority>`.
     for key in broker.scan_iter(match=f"{queue}*"):
         if broker.type(key) == b"list":
@@ -68,58 +71,82 @@ def enqueued_job_ids(broker: redis.Redis, queue: str, task_name: str) -> set[str
             raws.append(json.dumps(json.loads(entry)[0]))
         except (ValueError, IndexError, TypeError):
             continue
-    return {job_id for raw in raws if (job_id := message_job_id(raw, task_name)) is not None}
+    ids: dict[str, set[str]] = defaultdict(set)
+    for raw in raws:
+        if (found := message_task_and_id(raw)) is not None:
+            ids[found[0]].add(found[1])
+    return ids
 
 
-def stored_job_ids(storage: Storage) -> list[str]:
-    """Return the id of every job with a document in storage."""
-    return [key.split("/")[1] for key in storage.list(JOBS_PREFIX) if key.endswith("/job.json")]
+def _ids_under(storage: Storage, prefix: str, name: str) -> list[str]:
+    return [key.split("/")[1] for key in storage.list(prefix) if key.endswith(f"/{name}")]
+
+
+def _age_seconds(created_at: str, now: datetime) -> float:
+    return (now - datetime.fromisoformat(created_at.replace("Z", "+00:00"))).total_seconds()
 
 
 def unfinished_jobs(
     storage: Storage, job_ids: Iterable[str], min_age_seconds: float, now: datetime
-) -> Iterable[Job]:
-    """Yield the jobs still `queued` or `running`, created at least `min_age_seconds` ago."""
+) -> list[Job]:
+    """Return the jobs still `queued` or `running`, created at least `min_age_seconds` ago."""
+    jobs = []
     for job_id in job_ids:
         try:
             job = load_job(storage, job_id)
         except JobNotFound:  # deleted since the listing
             continue
-        created = datetime.fromisoformat(job.created_at.replace("Z", "+00:00"))
-        if job.status.is_finished or (now - created).total_seconds() < min_age_seconds:
+        if not job.status.is_finished and _age_seconds(job.created_at, now) >= min_age_seconds:
+            jobs.append(job)
+    return jobs
+
+
+def unexpanded_batches(storage: Storage, min_age_seconds: float, now: datetime) -> list[Batch]:
+    """Return the batches not yet expanded into jobs, created at least `min_age_seconds` ago."""
+    batches = []
+    for batch_id in _ids_under(storage, BATCHES_PREFIX, "batch.json"):
+        try:
+            batch = load_batch(storage, batch_id)
+        except BatchNotFound:
             continue
-        yield job
+        if batch.expanded_at is None and _age_seconds(batch.created_at, now) >= min_age_seconds:
+            batches.append(batch)
+    return batches
 
 
 def reconcile(
     storage: Storage,
     broker: redis.Redis,
-    enqueue: Callable[[str], None],
+    enqueue: Callable[[str, str], None],
     *,
     queue: str,
-    task_name: str,
+    job_task: str,
+    batch_task: str,
     min_age_seconds: float = DEFAULT_MIN_AGE_SECONDS,
     dry_run: bool = False,
 ) -> ReconcileReport:
-    """Enqueue again every unfinished job that has no message in the broker.
+    """Send `enqueue(task, id)` again for every unfinished job or batch with no message.
 
     A running job is enqueued again too: its worker is gone with its message, and jobs are
     idempotent; one that keeps losing its workers ends `too_many_attempts` in `run_job`.
     """
     report = ReconcileReport()
+    now = datetime.now(UTC)
     # Read the broker before and after the documents: a message moving from the queue to a
     # worker's unacknowledged set between two reads is seen by at least one of them.
-    before = enqueued_job_ids(broker, queue, task_name)
-    job_ids = stored_job_ids(storage)
-    candidates = list(unfinished_jobs(storage, job_ids, min_age_seconds, datetime.now(UTC)))
-    enqueued = before | enqueued_job_ids(broker, queue, task_name)
-    report.checked = len(job_ids)
-    report.unfinished = len(candidates)
-    for job in candidates:
-        if job.id in enqueued:
+    before = enqueued_ids(broker, queue)
+    job_ids = _ids_under(storage, JOBS_PREFIX, "job.json")
+    jobs = unfinished_jobs(storage, job_ids, min_age_seconds, now)
+    batches = unexpanded_batches(storage, min_age_seconds, now)
+    after = enqueued_ids(broker, queue)
+    report.checked, report.unfinished = len(job_ids), len(jobs)
+    lost = [(job_task, job.id, report.requeued) for job in jobs]
+    lost += [(batch_task, batch.id, report.batches_requeued) for batch in batches]
+    for task, item_id, done in lost:
+        if item_id in before[task] or item_id in after[task]:
             continue
-        log.info("job %s is %s with no message behind it: enqueued again", job.id, job.status)
+        log.info("%s %s has no message behind it: enqueued again", task, item_id)
         if not dry_run:
-            enqueue(job.id)
-        report.requeued.append(job.id)
+            enqueue(task, item_id)
+        done.append(item_id)
     return report

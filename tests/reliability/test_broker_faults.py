@@ -16,6 +16,7 @@ from tests.fixtures.faults import (
     wait_until,
 )
 from tests.fixtures.jobs import submit_image, wait_for_jobs
+from tests.images import gradient_png
 from worker.celery_app import QUEUE
 from worker.storage import open_storage
 
@@ -71,7 +72,11 @@ def test_jobs_queued_across_a_redis_restart_all_complete_without_restarting_work
         valkey.stop()
 
 
-def test_after_a_flush_documents_answer_and_reconcile_enqueues_the_lost_jobs(
+def batch_summary(url: str, batch_id: str) -> dict:
+    return requests.get(f"{url}/api/batches/{batch_id}", timeout=10).json()["summary"]
+
+
+def test_after_a_flush_documents_answer_and_reconcile_enqueues_the_lost_jobs_and_batches(
     s3_settings, start_worker, start_live_server
 ):
     settings = s3_settings.replace(soft_time_limit=10, hard_time_limit=12, visibility_timeout=15)
@@ -84,6 +89,10 @@ def test_after_a_flush_documents_answer_and_reconcile_enqueues_the_lost_jobs(
     wait_for_document(storage, running["id"], ["running"])
     kill_worker(first)
     waiting = [submit_image(server.url, k="2,5") for _ in range(2)]
+    pictures = [("image", (f"{seed}.png", gradient_png(seed=seed))) for seed in (1, 2)]
+    batch = requests.post(f"{server.url}/api/batches", files=pictures, data={"k": "3"}, timeout=30)
+    assert batch.status_code == 202, batch.text
+    batch_id = batch.json()["id"]
     broker.flushall()
 
     for job, status in [(running, "running"), (waiting[0], "queued"), (waiting[1], "queued")]:
@@ -94,12 +103,14 @@ def test_after_a_flush_documents_answer_and_reconcile_enqueues_the_lost_jobs(
 
     lost = {running["id"], *(job["id"] for job in waiting)}
     dry = run_reconcile(settings, "--min-age=0", "--dry-run")
-    assert set(dry["requeued"]) == lost and broker.llen(QUEUE) == 0
+    assert set(dry["requeued"]) == lost and dry["batches_requeued"] == [batch_id]
+    assert broker.llen(QUEUE) == 0
     report = run_reconcile(settings, "--min-age=0")
     assert report["checked"] == 3 and report["unfinished"] == 3 and set(report["requeued"]) == lost
-    assert broker.llen(QUEUE) == 3
+    assert report["batches_requeued"] == [batch_id] and broker.llen(QUEUE) == 4
     # Their messages are back: a second pass finds nothing to do, so nothing runs twice.
-    assert run_reconcile(settings, "--min-age=0")["requeued"] == []
+    again = run_reconcile(settings, "--min-age=0")
+    assert again["requeued"] == [] and again["batches_requeued"] == []
     # Young jobs are left alone: they may be between their document and their message.
     assert run_reconcile(settings)["unfinished"] == 0
 
@@ -108,3 +119,7 @@ def test_after_a_flush_documents_answer_and_reconcile_enqueues_the_lost_jobs(
     assert [d["status"] for d in documents] == ["succeeded"] * 3, documents
     by_id = {d["id"]: d for d in documents}
     assert by_id[running["id"]]["attempts"] == 2
+    # The batch was expanded after all, and its two jobs ran.
+    wait_until(lambda: batch_summary(server.url, batch_id)["status"] == "finished", 120,
+               "the batch never finished")  # fmt: skip
+    assert batch_summary(server.url, batch_id)["succeeded"] == 2
