@@ -79,7 +79,7 @@ def batch_summary(url: str, batch_id: str) -> dict:
 def test_after_a_flush_documents_answer_and_reconcile_enqueues_the_lost_jobs_and_batches(
     s3_settings, start_worker, start_live_server
 ):
-    settings = s3_settings.replace(soft_time_limit=10, hard_time_limit=12, visibility_timeout=15)
+    settings = s3_settings.replace(soft_time_limit=20, hard_time_limit=25, visibility_timeout=30)
     broker = redis.Redis.from_url(settings.broker_url)
     server = start_live_server(settings)
     storage = open_storage(settings)

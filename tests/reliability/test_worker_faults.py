@@ -27,8 +27,8 @@ KS = "2,4,8,16"
 
 @pytest.fixture
 def short_timeouts(s3_settings):
-    """Redelivery after 15 s instead of an hour, with time limits that still fit a slow job."""
-    return s3_settings.replace(soft_time_limit=10, hard_time_limit=12, visibility_timeout=15)
+    """Redelivery after 20 s instead of an hour, with time limits that still fit a slow job."""
+    return s3_settings.replace(soft_time_limit=15, hard_time_limit=18, visibility_timeout=20)
 
 
 def expected_keys(job: dict) -> list[str]:
@@ -80,18 +80,18 @@ def test_warm_shutdown_mid_job_finishes_the_job(s3_settings, start_worker, start
     "app, limit_line",
     [
         # A job stuck in C code never sees the soft limit: the pool kills it at the hard one.
-        ("tests.fixtures.no_soft_limit_app", "Hard time limit (4"),
-        ("worker.celery_app", "Soft time limit (3"),
+        ("tests.fixtures.no_soft_limit_app", "Hard time limit (2"),
+        ("worker.celery_app", "Soft time limit (1"),
     ],
 )
 def test_a_job_past_the_time_limit_fails_once_and_does_not_loop(
     s3_settings, start_worker, start_live_server, app, limit_line
 ):
-    settings = s3_settings.replace(soft_time_limit=3, hard_time_limit=4, visibility_timeout=6)
+    settings = s3_settings.replace(soft_time_limit=1, hard_time_limit=2, visibility_timeout=4)
     worker = start_worker(settings, app=app)
     server = start_live_server(settings)
     storage = open_storage(settings)
-    job = submit_image(server.url, slow_png(800), k=KS)
+    job = submit_image(server.url, slow_png(), k=KS)
 
     document = wait_for_document(storage, job["id"], ["succeeded", "failed"], timeout=60)
     assert document["status"] == "failed", document
