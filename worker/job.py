@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -230,12 +231,29 @@ def _by_k(result: dict[str, Any]) -> int:
     return result["k"]
 
 
+_last_id: tuple[int, int] = (0, 0)  # (milliseconds, randomness) of the last id made here
+_id_lock = threading.Lock()
+RANDOM_BITS = 80
+# Ids made in the same millisecond step up by a random gap: still in creation order, and one id
+# says nothing usable about the next (python-ulid's monotonic generator steps by exactly one).
+MAX_GAP = 2**64
+
+
 def new_job_id() -> str:
-    """Return a fresh ULID: unguessable (80 random bits) and sortable by creation time."""
-    # Not `ULID()`: python-ulid's generator is monotonic, so two ids made in the same
-    # millisecond differ by one and each would give the other away.
-    milliseconds = time.time_ns() // 1_000_000
-    return str(ULID.from_bytes(milliseconds.to_bytes(6, "big") + secrets.token_bytes(10)))
+    """Return a fresh ULID: unguessable (>= 64 random bits) and sortable by creation time."""
+    global _last_id
+    with _id_lock:
+        milliseconds = time.time_ns() // 1_000_000
+        last_ms, last_random = _last_id
+        if milliseconds <= last_ms:
+            milliseconds, randomness = last_ms, last_random + 1 + secrets.randbelow(MAX_GAP)
+            if randomness >= 2**RANDOM_BITS:  # this millisecond is used up: borrow the next
+                milliseconds, randomness = last_ms + 1, secrets.randbits(RANDOM_BITS)
+        else:
+            randomness = secrets.randbits(RANDOM_BITS)
+        _last_id = (milliseconds, randomness)
+    value = milliseconds.to_bytes(6, "big") + randomness.to_bytes(10, "big")
+    return str(ULID.from_bytes(value))
 
 
 def parse_job_id(job_id: str) -> str:

@@ -49,7 +49,9 @@ def test_a_pickled_message_pushed_into_the_queue_is_refused_not_executed(service
 
 
 def test_job_ids_made_in_the_same_millisecond_give_nothing_away():
-    ids = [ULID.from_str(new_job_id()) for _ in range(2000)]
+    texts = [new_job_id() for _ in range(2000)]
+    assert sorted(texts) == texts  # still in creation order
+    ids = [ULID.from_str(text) for text in texts]
     randomness = [int.from_bytes(i.bytes[6:], "big") for i in ids]
     assert len(set(randomness)) == len(ids)
     # Sequential ids would differ by one: none of these are neighbours of another.
