@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import click
 
-from cli.client import POLL_INTERVAL_SECONDS, call
+from cli.client import call, follow
 
 
 def parse_ks(ks: tuple[str, ...]) -> list[int]:
@@ -31,19 +30,16 @@ def describe(batch: dict[str, Any]) -> str:
 def submit_batch(server: str, prefix: str, fields: dict[str, Any], wait: bool, timeout: float):
     """Submit a prefix batch; with `wait`, follow it and print its report."""
     batch = call("POST", f"{server}/api/batches", json={"prefix": prefix, **fields})
-    last = describe(batch)
-    click.echo(last)
     if not wait:
+        click.echo(describe(batch))
         return
-    deadline = time.monotonic() + timeout
-    while batch["summary"]["status"] != "finished":
-        if time.monotonic() > deadline:
-            raise click.ClickException(f"batch {batch['id']} not finished after {timeout:.0f} s")
-        time.sleep(POLL_INTERVAL_SECONDS)
-        batch = call("GET", f"{server}/api/batches/{batch['id']}")
-        if describe(batch) != last:
-            last = describe(batch)
-            click.echo(last)
+    batch = follow(
+        f"{server}/api/batches/{batch['id']}",
+        batch,
+        lambda doc: doc["summary"]["status"] == "finished",
+        describe,
+        timeout,
+    )
     print_report(call("GET", f"{server}/api/batches/{batch['id']}/report.json"))
     click.echo(f"CSV: {server}/api/batches/{batch['id']}/report.csv")
 

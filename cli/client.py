@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,20 +73,37 @@ def print_results(job: dict[str, Any], server: str) -> None:
         )
 
 
+def follow(
+    url: str,
+    document: dict[str, Any],
+    finished: Callable[[dict[str, Any]], bool],
+    describe_state: Callable[[dict[str, Any]], str],
+    timeout: float,
+) -> dict[str, Any]:
+    """Poll a job or batch document at `url` until `finished`, printing each change of state."""
+    deadline = time.monotonic() + timeout
+    last = describe_state(document)
+    click.echo(last)
+    while not finished(document):
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"{document['id']} not finished after {timeout:.0f} s")
+        time.sleep(POLL_INTERVAL_SECONDS)
+        document = call("GET", url)
+        if describe_state(document) != last:
+            last = describe_state(document)
+            click.echo(last)
+    return document
+
+
 def wait_for(server: str, job: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Poll a job until it finishes, printing each change of state."""
-    deadline = time.monotonic() + timeout
-    last = describe(job)
-    click.echo(last)
-    while job["status"] not in ("succeeded", "failed"):
-        if time.monotonic() > deadline:
-            raise click.ClickException(f"job {job['id']} not finished after {timeout:.0f} s")
-        time.sleep(POLL_INTERVAL_SECONDS)
-        job = call("GET", f"{server}/api/jobs/{job['id']}")
-        if describe(job) != last:
-            last = describe(job)
-            click.echo(last)
-    return job
+    return follow(
+        f"{server}/api/jobs/{job['id']}",
+        job,
+        lambda doc: doc["status"] in ("succeeded", "failed"),
+        describe,
+        timeout,
+    )
 
 
 def finish(job: dict[str, Any], server: str) -> None:

@@ -6,7 +6,6 @@ import io
 import json
 
 import pytest
-import redis
 from openapi_spec_validator import validate as validate_openapi_document
 
 from tests.fixtures.openapi import check_response
@@ -16,13 +15,6 @@ from worker.celery_app import PROCESS_JOB_TASK, QUEUE
 from worker.job import Job, JobParams, job_key, result_key, result_url, save_job
 from worker.settings import Settings
 from worker.storage import open_storage
-
-
-@pytest.fixture
-def broker(valkey_server):
-    client = redis.Redis.from_url(valkey_server.connection_url)
-    client.flushall()
-    return client
 
 
 @pytest.fixture

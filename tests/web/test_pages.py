@@ -7,7 +7,6 @@ import json
 import re
 
 import pytest
-import redis
 
 from tests.images import gradient_png
 from web import create_app
@@ -15,13 +14,6 @@ from worker.celery_app import QUEUE
 from worker.job import Job, JobParams, result_key, result_url, save_job
 from worker.settings import Settings
 from worker.storage import open_storage
-
-
-@pytest.fixture
-def broker(valkey_server):
-    client = redis.Redis.from_url(valkey_server.connection_url)
-    client.flushall()
-    return client
 
 
 @pytest.fixture
