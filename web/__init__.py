@@ -24,11 +24,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from web import api, auth, batches, health, metrics, pages
+    from web import api, auth, batches, health, metrics, pages, waiting
     from web.errors import register_error_handlers
 
     register_error_handlers(app)
     auth.init_app(app)
+    waiting.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(batches.bp)

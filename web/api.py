@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import mimetypes
 
-from flask import Blueprint, Response, redirect, request, send_file, url_for
+from flask import Blueprint, Response, jsonify, redirect, request, send_file, url_for
 
 from web.openapi import openapi_document
 from web.services import get_settings, get_storage, submit_job
 from web.submission import parse_submission
+from web.waiting import document_etag, parse_wait, read_when_changed
 from worker.exceptions import InvalidParameter, ObjectNotFound
 from worker.job import list_jobs, load_job, result_filename
 from worker.storage import LocalStorage
@@ -28,7 +29,9 @@ def create_job() -> tuple[dict, int, dict[str, str]]:
     """Validate, store the input and the job document, then enqueue the job's id."""
     submission = parse_submission(request, get_settings(), get_storage().get)
     job = submit_job(submission)
-    return job.to_dict(), 202, {"Location": url_for("api.get_job", job_id=job.id)}
+    # The ETag lets the client wait for the job's first change straight away.
+    headers = {"Location": url_for("api.get_job", job_id=job.id), "ETag": f'"{document_etag(job)}"'}
+    return job.to_dict(), 202, headers
 
 
 @bp.get("/jobs")
@@ -41,9 +44,20 @@ def list_recent_jobs() -> dict:
 
 
 @bp.get("/jobs/<job_id>")
-def get_job(job_id: str) -> dict:
-    """Return the job document."""
-    return load_job(get_storage(), job_id).to_dict()
+def get_job(job_id: str) -> Response:
+    """Return the job document, with its ETag; `304` when `If-None-Match` names it.
+
+    With `?wait=S` and the ETag in `If-None-Match`, an unfinished job is answered when its
+    document changes, or after S seconds.
+    """
+    seconds = parse_wait(request.args.get("wait"))
+    if seconds and request.if_none_match:
+        job = read_when_changed(job_id, request.if_none_match, seconds)
+    else:
+        job = load_job(get_storage(), job_id)
+    response = jsonify(job.to_dict())
+    response.set_etag(document_etag(job))
+    return response.make_conditional(request)
 
 
 @bp.get("/jobs/<job_id>/results/<int:k>")

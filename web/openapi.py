@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from worker.defaults import MAX_WAIT_SECONDS
+
 NULLABLE_STRING = {"type": ["string", "null"]}
 
 
@@ -24,6 +26,7 @@ def _json(description: str, schema_name: str) -> dict[str, Any]:
     }
 
 
+ETAG_HEADER = {"description": "the document's version", "schema": {"type": "string"}}
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
 IMAGE = {"description": "the image", "content": {"image/*": {}}}
 IMAGE_OR_REDIRECT = {"200": IMAGE, "302": {"description": "redirect to a presigned URL"}}
@@ -180,7 +183,10 @@ PATHS: dict[str, Any] = {
                 },
             },
             "responses": {
-                "202": _json("accepted; `Location` names the job", "Job"),
+                "202": {
+                    **_json("accepted; `Location` names the job", "Job"),
+                    "headers": {"ETag": ETAG_HEADER},
+                },
                 "400": _error("malformed request"),
                 "404": _error("the `source` object does not exist"),
                 "413": _error("upload or image too large"),
@@ -200,8 +206,36 @@ PATHS: dict[str, Any] = {
     "/api/jobs/{job_id}": {
         "get": {
             "summary": "The job document",
-            "parameters": [JOB_ID],
-            "responses": {"200": _json("the job", "Job"), "404": _error("unknown job")},
+            "description": (
+                "Every answer carries the document's ETag. Send it back in If-None-Match to get "
+                "304 while nothing changed; add `wait` to have the answer held until the job "
+                "changes (one request per change instead of a poll every moment)."
+            ),
+            "parameters": [
+                JOB_ID,
+                {
+                    "name": "wait",
+                    "in": "query",
+                    "required": False,
+                    "description": (
+                        "seconds to wait for a change of an unfinished job whose ETag is in "
+                        "If-None-Match; answered at once when the server has no free slot"
+                    ),
+                    "schema": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS},
+                },
+                {
+                    "name": "If-None-Match",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string"},
+                },
+            ],
+            "responses": {
+                "200": {**_json("the job", "Job"), "headers": {"ETag": ETAG_HEADER}},
+                "304": {"description": "unchanged", "headers": {"ETag": ETAG_HEADER}},
+                "422": _error("wait is not a number of seconds in range"),
+                "404": _error("unknown job"),
+            },
         }
     },
     "/api/jobs/{job_id}/results/{k}": {

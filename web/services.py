@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 
 import redis
 from celery import Celery
@@ -12,13 +15,15 @@ from kombu.exceptions import OperationalError
 from web.submission import Submission
 from worker import metrics
 from worker.celery_app import FALLBACK_BROKER_URL, PROCESS_JOB_TASK, create_celery_app
-from worker.exceptions import BrokerUnavailable
-from worker.job import Job, input_key, save_job
+from worker.exceptions import BrokerUnavailable, StorageUnavailable
+from worker.job import Job, input_key, job_key, save_job
+from worker.redis_clients import redis_for
 from worker.reuse import find_reusable
 from worker.settings import Settings
 from worker.storage import Storage, open_storage
 
 BROKER_PING_TIMEOUT_SECONDS = 2
+SUBMIT_THREADS = 16  # two round trips per submission, for several request threads at once
 log = logging.getLogger(__name__)
 
 
@@ -30,6 +35,14 @@ def get_settings() -> Settings:
 def get_storage() -> Storage:
     """Return the storage named by the app's settings."""
     return open_storage(get_settings())
+
+
+def get_redis() -> redis.Redis:
+    """Return the app's client of the broker's Redis (the reuse index), made on first use."""
+    extensions = current_app.extensions
+    if "kcolors_redis" not in extensions:
+        extensions["kcolors_redis"] = redis_for(get_settings())
+    return extensions["kcolors_redis"]
 
 
 def get_celery() -> Celery:
@@ -69,21 +82,38 @@ def check_broker() -> None:
         client.close()
 
 
+@functools.cache
+def submit_pool() -> ThreadPoolExecutor:
+    """This process's threads for the storage round trips of a submission, made on first use
+    (after gunicorn forked): starting threads for every request costs a millisecond each."""
+    return ThreadPoolExecutor(max_workers=SUBMIT_THREADS, thread_name_prefix="kcolors-submit")
+
+
 def submit_job(submission: Submission) -> Job:
     """Store the input and the job document, then enqueue the job (for the API and the form)."""
     storage = get_storage()
     info = dict(submission.image_info)
     extension = info.pop("extension")
     job = Job.create(submission.params, submission.source_key or "", info)
-    source = find_reusable(storage, info["sha256"], submission.params)
+    source = find_reusable(storage, get_redis(), info["sha256"], submission.params)
     if source is not None:  # same bytes, same parameters: the outputs exist already
         job.reuse_results(source)
         save_job(storage, job)
         return accepted(job)
+    # The input and the queued document at once: one round trip's wait, not two.
+    pool, writes = submit_pool(), []
     if submission.upload is not None:
         job.input["key"] = input_key(job.id, extension)
-        storage.put(job.input["key"], submission.upload, f"image/{info['format']}")
-    save_job(storage, job)
+        image_type = f"image/{info['format']}"
+        writes.append(pool.submit(storage.put, job.input["key"], submission.upload, image_type))
+    writes.append(pool.submit(save_job, storage, job))
+    futures.wait(writes)
+    try:
+        for write in writes:
+            write.result()
+    except StorageUnavailable:
+        discard_objects(storage, job, uploaded=submission.upload is not None)
+        raise
     try:
         enqueue_job(job.id)
     except BrokerUnavailable as exc:
@@ -91,6 +121,16 @@ def submit_job(submission: Submission) -> Job:
         save_job(storage, job)
         raise
     return accepted(job)
+
+
+def discard_objects(storage: Storage, job: Job, uploaded: bool) -> None:
+    """Remove what a submission that failed half-way stored, if storage lets us."""
+    try:
+        storage.delete(job_key(job.id))
+        if uploaded:
+            storage.delete(job.input["key"])
+    except StorageUnavailable:
+        log.warning("job %s: objects left behind; `kcolors reconcile` will fail the job", job.id)
 
 
 def accepted(job: Job) -> Job:

@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
 from worker.exceptions import JobNotFound, KcolorsError, ObjectNotFound
 from worker.job import Job, JobParams, JobStatus, load_job, new_job_id, now_iso, save_job
 from worker.probe import probe_image
@@ -99,7 +101,7 @@ def load_batch(storage: Storage, batch_id: str) -> Batch:
         raise BatchNotFound(f"no batch {batch_id!r}") from None
 
 
-def expand(storage: Storage, batch: Batch, max_pixels: int) -> list[str]:
+def expand(storage: Storage, index: redis.Redis, batch: Batch, max_pixels: int) -> list[str]:
     """Give every item a job (a new one, one reusing stored outputs, or its twin's); save all.
 
     Returns the ids of the jobs to enqueue. A picture that cannot be read gets an error instead.
@@ -118,7 +120,7 @@ def expand(storage: Storage, batch: Batch, max_pixels: int) -> list[str]:
             item.update(job_id=twin["job_id"], error=None, duplicate_of=twin["name"])
             continue
         job = Job.create(batch.params, item["key"], info)
-        source = find_reusable(storage, info["sha256"], batch.params)
+        source = find_reusable(storage, index, info["sha256"], batch.params)
         if source is not None:
             job.reuse_results(source)
         else:

@@ -11,7 +11,7 @@ from worker.batch import BatchNotFound, expand, item_jobs, load_batch
 from worker.celery_app import EXPAND_BATCH_TASK
 from worker.exceptions import StorageUnavailable
 from worker.job import JobStatus
-from worker.tasks import process_job, retry_delay, worker_settings, worker_storage
+from worker.tasks import process_job, retry_delay, worker_redis, worker_settings, worker_storage
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def expand_batch(self: Task, batch_id: str) -> int:
     try:
         batch = load_batch(storage, batch_id)
         if batch.expanded_at is None:
-            to_run = expand(storage, batch, worker_settings().max_pixels)
+            to_run = expand(storage, worker_redis(), batch, worker_settings().max_pixels)
         else:  # a redelivered message: the jobs exist; send again those that never started
             jobs = item_jobs(storage, batch)
             to_run = [j.id for j in jobs.values() if j.status is JobStatus.QUEUED]

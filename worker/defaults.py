@@ -18,10 +18,16 @@ VISIBILITY_TIMEOUT_SECONDS = 3600
 PRESIGN_EXPIRES_SECONDS = 900
 
 WEB_PORT = 8000
+# `GET /api/jobs/<id>?wait=S` holds a request thread up to S seconds waiting for a change; at
+# most this many per web process wait at once, so that waiters never take every thread.
+MAX_WAIT_SECONDS = 30
+MAX_WAITING_REQUESTS = 2
 
 # A job whose storage fails is retried this many times, backing off exponentially.
 STORAGE_RETRIES = 5
 STORAGE_RETRY_BACKOFF_SECONDS = 1.0
 STORAGE_RETRY_MAX_SECONDS = 30.0
+# How long Redis remembers which job computed a fingerprint, for reuse by identical jobs.
+REUSE_INDEX_SECONDS = 30 * 24 * 3600
 # A job started this many times without finishing (its worker lost each time) fails.
 MAX_JOB_ATTEMPTS = 10

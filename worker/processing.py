@@ -5,14 +5,16 @@ Plain functions, no Celery: `worker.tasks` calls them, and tests call them witho
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable
 
 from worker import defaults
 from worker.exceptions import JobNotFound, KcolorsError, StorageUnavailable
 from worker.job import Job, load_job, result_key, result_url, save_job
+from worker.ordered_writes import OrderedWrites
 from worker.quantize import QuantizedOutput, QuantizeOptions, quantize_image
-from worker.reuse import remember_results
 from worker.settings import Settings
 from worker.storage import Storage
 
@@ -32,12 +34,27 @@ def quantize_options(job: Job, settings: Settings) -> QuantizeOptions:
     )
 
 
-def run_job(storage: Storage, job_id: str, settings: Settings) -> Job:
+def ignore_saved(job: Job) -> None:
+    """The default of `on_saved`: no one to tell."""
+
+
+def run_job(
+    storage: Storage,
+    job_id: str,
+    settings: Settings,
+    on_saved: Callable[[Job], None] = ignore_saved,
+) -> Job:
     """Run a queued (or redelivered) job to `succeeded` or `failed`; skip a finished one.
 
     Raises `StorageUnavailable` when storage fails, so that the caller can retry: every output
     goes to a deterministic key, and a rerun makes only the outputs not yet recorded.
+    `on_saved(job)` is called after each save of the document, for clients waiting on it.
     """
+
+    def save(job: Job) -> None:
+        save_job(storage, job)
+        on_saved(job)
+
     job = load_job(storage, job_id)
     if job.status.is_finished:
         log.info("job %s already %s, skipped", job.id, job.status.value)
@@ -46,42 +63,55 @@ def run_job(storage: Storage, job_id: str, settings: Settings) -> Job:
         # Each start counts: a job that keeps killing its worker must not loop for ever.
         message = f"the job was started {job.attempts} times without finishing"
         job.fail("too_many_attempts", message)
-        save_job(storage, job)
+        save(job)
         return job
     job.start()
-    save_job(storage, job)
+    # A later start: the one before may have stored outputs it did not live to record.
+    rerun = job.attempts > 1
+    with OrderedWrites() as writes:
+        # The `running` document and the input's read overlap: one round trip, not two.
+        writes.submit(functools.partial(save, job))
 
-    storage_seconds = 0.0
+        def store_output(output: QuantizedOutput) -> None:
+            # Runs on the writes thread while the engine makes the next output; the only
+            # changes to `job` until `writes.wait()` below happen there, in order.
+            key = result_key(job.id, output.k, output.extension)
+            if rerun and storage.exists(key):  # same key, same bytes: outputs are deterministic
+                log.info("job %s: %s was stored by an earlier attempt", job.id, key)
+            else:
+                storage.put(key, output.data, output.media_type)
+            job.record_result(output.k, output.stats, key, result_url(job.id, output.k))
+            # The last output is saved with the job's success just after; and when the engine
+            # made the next output before this one was stored, that one's save covers both.
+            if job.progress < 1 and not writes.more_waiting():
+                save(job)
 
-    def store_output(output: QuantizedOutput) -> None:
-        nonlocal storage_seconds
-        started = time.perf_counter()
-        key = result_key(job.id, output.k, output.extension)
-        storage.put(key, output.data, output.media_type)
-        job.record_result(output.k, output.stats, key, result_url(job.id, output.k))
-        if job.progress < 1:  # the last output is saved with the job's success just after
-            save_job(storage, job)
-        storage_seconds += time.perf_counter() - started
-
-    try:
-        started = time.perf_counter()
-        data = storage.get(job.input["key"])
-        read_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        report = quantize_image(data, ks_to_run(job), quantize_options(job, settings), store_output)
-        # The engine's own time, without the storage writes its callback made.
-        engine_seconds = time.perf_counter() - started - storage_seconds
-        storage_seconds += read_seconds
-    except StorageUnavailable:
-        raise
-    except KcolorsError as exc:  # bad input or parameters: retrying cannot help
-        job.fail(exc.code, exc.message)
-        save_job(storage, job)
-        return job
-    job.timings = {"engine": round(engine_seconds, 4), "storage": round(storage_seconds, 4)}
+        try:
+            started = time.perf_counter()
+            data = storage.get(job.input["key"])
+            read_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            report = quantize_image(
+                data,
+                ks_to_run(job),
+                quantize_options(job, settings),
+                lambda output: writes.submit(functools.partial(store_output, output)),
+            )
+            engine_seconds = time.perf_counter() - started
+            writes.wait()
+        except StorageUnavailable:
+            raise
+        except KcolorsError as exc:  # bad input or parameters: retrying cannot help
+            writes.wait()
+            job.fail(exc.code, exc.message)
+            save(job)
+            return job
+    job.timings = {
+        "engine": round(engine_seconds, 4),
+        "storage": round(read_seconds + writes.seconds, 4),
+    }
     job.succeed(report.input_stats)
-    save_job(storage, job)
-    remember_results(storage, job)
+    save(job)
     return job
 
 
@@ -95,7 +125,13 @@ def ks_to_run(job: Job) -> tuple[int, ...]:
     return remaining
 
 
-def fail_job(storage: Storage, job_id: str, code: str, message: str) -> Job | None:
+def fail_job(
+    storage: Storage,
+    job_id: str,
+    code: str,
+    message: str,
+    on_saved: Callable[[Job], None] = ignore_saved,
+) -> Job | None:
     """Mark a job failed unless it already finished; return it, or None if it does not exist."""
     try:
         job = load_job(storage, job_id)
@@ -104,4 +140,5 @@ def fail_job(storage: Storage, job_id: str, code: str, message: str) -> Job | No
     if not job.status.is_finished:
         job.fail(code, message)
         save_job(storage, job)
+        on_saved(job)
     return job

@@ -1,4 +1,9 @@
-"""Reuse of stored results: identical image bytes with identical parameters are computed once."""
+"""Reuse of stored results: identical image bytes with identical parameters are computed once.
+
+The index from a fingerprint to the job that computed it lives in Redis: it is a cache, read on
+every submission, and Redis answers in a fraction of a storage round trip. Losing it (a flushed
+Redis) costs only recomputation; the job documents and outputs stay in storage.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,14 @@ import hashlib
 import json
 import logging
 
-from worker.exceptions import JobNotFound, ObjectNotFound
+import redis
+
+from worker import defaults
+from worker.exceptions import JobNotFound
 from worker.job import Job, JobParams, JobStatus, load_job
 from worker.storage import Storage
 
-FINGERPRINTS_PREFIX = "fingerprints/"
+INDEX_PREFIX = "kcolors:results:"
 log = logging.getLogger(__name__)
 
 
@@ -25,9 +33,9 @@ def fingerprint(digest: str, params: JobParams) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def fingerprint_key(value: str) -> str:
-    """The key of the record naming the job that computed a fingerprint."""
-    return f"{FINGERPRINTS_PREFIX}{value}.json"
+def index_key(value: str) -> str:
+    """The Redis key naming the job that computed a fingerprint."""
+    return f"{INDEX_PREFIX}{value}"
 
 
 def job_fingerprint(job: Job) -> str | None:
@@ -36,20 +44,31 @@ def job_fingerprint(job: Job) -> str | None:
     return fingerprint(digest, job.params) if digest else None
 
 
-def remember_results(storage: Storage, job: Job) -> None:
+def remember_results(index: redis.Redis, job: Job) -> None:
     """Record a succeeded job as the one to reuse for its fingerprint."""
     value = job_fingerprint(job)
-    if value is not None and job.status is JobStatus.SUCCEEDED:
-        body = json.dumps({"job_id": job.reused_from or job.id}).encode()
-        storage.put(fingerprint_key(value), body, "application/json")
+    if value is None or job.status is not JobStatus.SUCCEEDED:
+        return
+    try:
+        index.set(index_key(value), job.reused_from or job.id, ex=defaults.REUSE_INDEX_SECONDS)
+    except (redis.RedisError, OSError) as exc:
+        log.warning("job %s: not indexed for reuse: %s", job.id, exc)
 
 
-def find_reusable(storage: Storage, digest: str, params: JobParams) -> Job | None:
+def find_reusable(
+    storage: Storage, index: redis.Redis, digest: str, params: JobParams
+) -> Job | None:
     """The succeeded job whose stored outputs answer these bytes and parameters, if any."""
     try:
-        record = json.loads(storage.get(fingerprint_key(fingerprint(digest, params))))
-        job = load_job(storage, record["job_id"])
-    except (ObjectNotFound, JobNotFound):
+        job_id = index.get(index_key(fingerprint(digest, params)))
+    except (redis.RedisError, OSError) as exc:
+        log.warning("reuse index unreadable, computing again: %s", exc)
+        return None
+    if job_id is None:
+        return None
+    try:
+        job = load_job(storage, job_id.decode())
+    except JobNotFound:
         return None
     # Outputs deleted since (by a retention policy, say) cannot be reused.
     if job.status is not JobStatus.SUCCEEDED or not all(

@@ -30,6 +30,7 @@ class Settings:
     visibility_timeout: int = defaults.VISIBILITY_TIMEOUT_SECONDS
     presign_expires: int = defaults.PRESIGN_EXPIRES_SECONDS
     storage_retries: int = defaults.STORAGE_RETRIES
+    max_waiting_requests: int = defaults.MAX_WAITING_REQUESTS  # per web process; 0: never wait
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     secret_key: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
@@ -41,8 +42,8 @@ class Settings:
             raise InvalidConfiguration(
                 "time limits must satisfy soft_time_limit < hard_time_limit < visibility_timeout"
             )
-        if self.storage_retries < 0:
-            raise InvalidConfiguration("storage_retries must be 0 or more")
+        if self.storage_retries < 0 or self.max_waiting_requests < 0:
+            raise InvalidConfiguration("storage_retries and max_waiting_requests must be 0 or more")
         if self.max_pixels <= 0 or self.max_upload_bytes <= 0 or self.max_k_values <= 0:
             raise InvalidConfiguration("size limits must be positive")
         if self.metrics_address is not None:

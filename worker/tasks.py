@@ -6,13 +6,18 @@ import functools
 import logging
 import random
 
+import redis
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from worker import defaults
 from worker.celery_app import PROCESS_JOB_TASK
 from worker.exceptions import JobNotFound, StorageUnavailable
+from worker.job import Job
+from worker.job_events import publish_saved
 from worker.processing import fail_job, run_job
+from worker.redis_clients import redis_for
+from worker.reuse import remember_results
 from worker.settings import Settings
 from worker.storage import Storage, open_storage
 
@@ -30,6 +35,24 @@ def worker_storage() -> Storage:
     return open_storage(worker_settings())
 
 
+@functools.cache
+def worker_redis() -> redis.Redis:
+    """Return this worker process's client of the broker's Redis (notices, reuse index)."""
+    return redis_for(worker_settings())
+
+
+def after_save(client: redis.Redis, job: Job) -> None:
+    """After each save of a document: send it to the clients waiting on the job; index a
+    success for reuse by identical jobs."""
+    publish_saved(client, job.to_dict())
+    remember_results(client, job)
+
+
+def job_saved(job: Job) -> None:
+    """`after_save` with this worker process's Redis client."""
+    after_save(worker_redis(), job)
+
+
 def retry_delay(retries: int) -> float:
     """Return the backoff before retry number `retries + 1`: exponential, capped, jittered."""
     base = min(
@@ -41,7 +64,7 @@ def retry_delay(retries: int) -> float:
 def record_failure(storage: Storage, job_id: str, code: str, message: str) -> None:
     """Mark the job failed; if storage is down too, log it (`kcolors reconcile` finds it later)."""
     try:
-        fail_job(storage, job_id, code, message)
+        fail_job(storage, job_id, code, message, on_saved=job_saved)
     except StorageUnavailable:
         log.error("job %s: could not record failure %s: %s", job_id, code, message)
 
@@ -62,7 +85,7 @@ def process_job(self: JobTask, job_id: str) -> str | None:
     """Run job `job_id`; retry when storage fails; end it failed on anything else."""
     storage = worker_storage()
     try:
-        return run_job(storage, job_id, worker_settings()).status.value
+        return run_job(storage, job_id, worker_settings(), on_saved=job_saved).status.value
     except JobNotFound:
         log.warning("job %s has no document; dropped", job_id)
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 
@@ -16,8 +17,10 @@ from web import create_app
 from worker.batch import expand, load_batch
 from worker.celery_app import EXPAND_BATCH_TASK, QUEUE
 from worker.processing import run_job
+from worker.redis_clients import redis_for
 from worker.settings import Settings
 from worker.storage import open_storage
+from worker.tasks import after_save
 
 
 @pytest.fixture
@@ -40,9 +43,10 @@ def storage(settings):
 
 def run_batch_like_a_worker(storage, settings, batch_id: str) -> list[str]:
     """Do what the Celery tasks do, in this process: expand, then run every job."""
-    to_run = expand(storage, load_batch(storage, batch_id), settings.max_pixels)
+    index = redis_for(settings)
+    to_run = expand(storage, index, load_batch(storage, batch_id), settings.max_pixels)
     for job_id in to_run:
-        run_job(storage, job_id, settings)
+        run_job(storage, job_id, settings, on_saved=functools.partial(after_save, index))
     return to_run
 
 

@@ -2,6 +2,7 @@
 
 import io
 import json
+import time
 
 import pytest
 from PIL import Image
@@ -147,3 +148,66 @@ def test_a_job_started_too_often_fails_instead_of_looping(storage, settings):
     failed = run_job(storage, job.id, settings)
     assert failed.status is JobStatus.FAILED and failed.error["code"] == "too_many_attempts"
     assert storage.list(f"jobs/{job.id}/") == sorted([job.input["key"], job_key(job.id)])
+
+
+class RecordingStorage(LocalStorage):
+    """Local storage that remembers every key written, in order."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.written = []
+
+    def put(self, key, data, content_type="application/octet-stream"):
+        self.written.append(key)
+        super().put(key, data, content_type)
+
+
+def test_outputs_stored_but_not_recorded_before_a_kill_are_not_written_again(tmp_path, settings):
+    storage = RecordingStorage(tmp_path / "store")
+    job = queue_job(storage, gradient_png(30, 30), ks=(2, 6))
+    first = run_job(storage, job.id, settings)
+    # Killed after storing both outputs, before the document recorded them.
+    mark_interrupted(storage, job.id, [])
+    storage.written.clear()
+    again = run_job(storage, job.id, settings)
+    assert again.status is JobStatus.SUCCEEDED and again.attempts == 2
+    assert set(storage.written) == {job_key(job.id)}  # only the document: no output again
+    untimed = [[{**r, "timings": None} for r in job.results] for job in (first, again)]
+    assert untimed[0] == untimed[1]  # the same outputs, recorded from the rerun's engine
+
+
+def test_each_output_lands_before_the_document_that_names_it(tmp_path, settings):
+    storage = RecordingStorage(tmp_path / "store")
+    job = queue_job(storage, gradient_png(30, 30), ks=(2, 4, 6))
+    storage.written.clear()
+    done = run_job(storage, job.id, settings)
+    outputs = [r["key"] for r in done.results]
+    assert [key for key in storage.written if key in outputs] == outputs  # in k order
+    document_writes = [i for i, key in enumerate(storage.written) if key == job_key(job.id)]
+    # `running` before any output, `succeeded` after all, progress saves in between
+    assert document_writes[0] < storage.written.index(outputs[0])
+    assert document_writes[-1] > storage.written.index(outputs[-1])
+    assert 2 <= len(document_writes) <= 4
+    for index in document_writes[1:-1]:  # each progress save names only outputs stored before it
+        saved_before = [key for key in storage.written[:index] if key in outputs]
+        assert saved_before, "a progress save with no output before it"
+
+
+class SlowOutputStorage(RecordingStorage):
+    """Output writes that take longer than the engine: the outputs queue up behind them."""
+
+    def put(self, key, data, content_type="application/octet-stream"):
+        if "/k" in key:
+            time.sleep(0.3)
+        super().put(key, data, content_type)
+
+
+def test_progress_saves_are_coalesced_when_the_engine_outpaces_storage(tmp_path, settings):
+    storage = SlowOutputStorage(tmp_path / "store")
+    job = queue_job(storage, gradient_png(30, 30), ks=(2, 4, 6, 8))
+    storage.written.clear()
+    done = run_job(storage, job.id, settings)
+    assert done.status is JobStatus.SUCCEEDED and [r["k"] for r in done.results] == [2, 4, 6, 8]
+    # running, succeeded, and fewer than the three progress saves of one per output
+    assert storage.written.count(job_key(job.id)) < 5
+    assert load_job(storage, job.id).to_dict() == done.to_dict()

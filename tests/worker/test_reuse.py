@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 
 import pytest
@@ -12,9 +13,11 @@ from web import create_app
 from worker.celery_app import QUEUE
 from worker.job import JobParams, load_job
 from worker.processing import run_job
+from worker.redis_clients import redis_for
 from worker.reuse import find_reusable, fingerprint, image_digest
 from worker.settings import Settings
 from worker.storage import open_storage
+from worker.tasks import after_save
 
 
 @pytest.fixture
@@ -50,9 +53,10 @@ def test_fingerprint_covers_the_bytes_and_every_parameter():
 def test_a_second_identical_job_reuses_the_first_ones_outputs(settings):
     client = create_app({"TESTING": True, "KCOLORS_SETTINGS": settings}).test_client()
     storage, broker = open_storage(settings), redis.Redis.from_url(settings.broker_url)
+    index = redis_for(settings)
     data = gradient_png(seed=7)
     first = post(client, data, k="2,5")
-    run_job(storage, first["id"], settings)
+    run_job(storage, first["id"], settings, on_saved=functools.partial(after_save, index))
     computed = load_job(storage, first["id"]).to_dict()
     assert computed["status"] == "succeeded" and computed["reused_from"] is None
 
@@ -78,8 +82,9 @@ def test_deleted_outputs_are_not_reused(settings):
     storage = open_storage(settings)
     data = gradient_png(seed=8)
     first = post(client, data, k="3")
-    job = run_job(storage, first["id"], settings)
-    assert find_reusable(storage, image_digest(data), job.params).id == first["id"]
+    index = redis_for(settings)
+    job = run_job(storage, first["id"], settings, on_saved=functools.partial(after_save, index))
+    assert find_reusable(storage, index, image_digest(data), job.params).id == first["id"]
     storage.delete(job.results[0]["key"])
-    assert find_reusable(storage, image_digest(data), job.params) is None
+    assert find_reusable(storage, index, image_digest(data), job.params) is None
     assert post(client, data, k="3")["status"] == "queued"

@@ -26,11 +26,28 @@
     }
   }
 
+  // Each request is held by the server until the job changes (`wait`, with the ETag of the
+  // version on screen), so the page hears of each change at once with one request per change.
+  const WAIT_SECONDS = 20;
+  let etag = null;
+
   async function poll() {
+    let delay = POLL_MS;
     try {
-      const response = await fetch(panel.dataset.jobUrl, { headers: { Accept: "application/json" } });
+      const url = etag ? `${panel.dataset.jobUrl}?wait=${WAIT_SECONDS}` : panel.dataset.jobUrl;
+      const headers = { Accept: "application/json" };
+      if (etag) headers["If-None-Match"] = etag;
+      const started = Date.now();
+      const response = await fetch(url, { headers, cache: "no-store" });
+      if (response.status === 304) {
+        // Not held (a busy server answers at once): then poll at the usual pace.
+        setTimeout(poll, Date.now() - started < 1000 ? POLL_MS : 0);
+        return;
+      }
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const job = await response.json();
+      etag = response.headers.get("ETag");
+      if (etag) delay = 0;  // the next request waits on the server, not here
       showProgress(job);
       const results = (job.results || []).length;
       if (job.status !== panel.dataset.status || String(results) !== panel.dataset.results) {
@@ -43,11 +60,13 @@
       // A network hiccup or a restarting server: keep the last state on screen and try again.
       const text = document.getElementById("status-text");
       if (text) text.textContent = "Lost contact with the server; retrying…";
+      etag = null;
+      delay = POLL_MS;
     }
-    setTimeout(poll, POLL_MS);
+    setTimeout(poll, delay);
   }
 
-  if (!FINISHED.includes(panel.dataset.status)) setTimeout(poll, POLL_MS);
+  if (!FINISHED.includes(panel.dataset.status)) setTimeout(poll, 0);
 
   // Before/after viewer: the original is drawn over the output and clipped at the slider.
   const viewer = document.getElementById("viewer");

@@ -1,0 +1,98 @@
+"""Waiting for a job to change (`GET /api/jobs/<id>?wait=S`): one request per change, not a poll
+every few hundred milliseconds.
+
+The client sends the ETag of the document it has in `If-None-Match`; the answer comes when the
+document differs from it, or with `304 Not Modified` once `wait` seconds pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Container
+
+import redis
+from flask import Flask, current_app
+
+from web.services import get_storage
+from worker import defaults
+from worker.exceptions import InvalidParameter
+from worker.job import Job, load_job
+from worker.job_events import ChangeWaiter
+from worker.redis_clients import redis_for
+from worker.settings import Settings
+from worker.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+def document_etag(job: Job) -> str:
+    """A strong ETag of the job document: equal documents, equal tags."""
+    body = json.dumps(job.to_dict(), sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+def parse_wait(raw: str | None) -> float:
+    """Read `?wait=S`: seconds from 0 to `MAX_WAIT_SECONDS`, 0 when absent."""
+    if raw is None:
+        return 0.0
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= defaults.MAX_WAIT_SECONDS:  # also refuses nan
+        raise InvalidParameter(
+            f"wait must be a number of seconds from 0 to {defaults.MAX_WAIT_SECONDS}"
+        )
+    return seconds
+
+
+class WaitingRoom:
+    """Per web process: the Redis client for change notices, and the slots for waiters."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.notices = redis_for(settings, read_timeout=False)  # connects on first use
+        size = settings.max_waiting_requests
+        self._slots = threading.BoundedSemaphore(size) if size else None
+
+    def read_when_changed(
+        self, storage: Storage, job_id: str, known: Container[str], seconds: float
+    ) -> Job:
+        """Return the job once its document's ETag is not one of `known`, or after `seconds`.
+
+        A finished job, a full waiting room or a broken notice channel answer at once, as a
+        plain read would.
+        """
+        if self._slots is None or not self._slots.acquire(blocking=False):
+            return load_job(storage, job_id)
+        deadline = time.monotonic() + seconds
+        try:
+            # Listen before reading: a save just after the read is then heard, not missed.
+            with ChangeWaiter(self.notices, job_id) as waiter:
+                job = load_job(storage, job_id)
+                while document_etag(job) in known and not job.status.is_finished:
+                    remaining = deadline - time.monotonic()
+                    document = waiter.wait(remaining) if remaining > 0 else None
+                    if document is None:
+                        break
+                    job = Job.from_dict(document)  # as just saved: no need to read it back
+                return job
+        except (redis.RedisError, OSError) as exc:
+            log.warning("job %s: cannot wait for changes: %s", job_id, exc)
+            return load_job(storage, job_id)
+        finally:
+            self._slots.release()
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its waiting room."""
+    app.extensions["kcolors_waiting_room"] = WaitingRoom(app.config["KCOLORS_SETTINGS"])
+
+
+def read_when_changed(job_id: str, known: Container[str], seconds: float) -> Job:
+    """Read the job in the current app's waiting room; see `WaitingRoom.read_when_changed`."""
+    room: WaitingRoom = current_app.extensions["kcolors_waiting_room"]
+    return room.read_when_changed(get_storage(), job_id, known, seconds)
