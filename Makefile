@@ -2,17 +2,21 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-deps test lint run bench audit
+.PHONY: setup system-deps node-deps test lint run bench audit
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-setup: $(PY) system-deps
+setup: $(PY) system-deps node-deps
 	$(PY) -m pip install --quiet -e '.[dev]'
 
 system-deps:
 	bash scripts/install-system-deps.sh
+
+# s3rver for the presigned-URL expiry test, at the version its lockfile pins.
+node-deps: system-deps
+	npm ci --prefix tests/s3rver --no-audit --no-fund --loglevel=error
 
 lint: setup
 	$(VENV)/bin/ruff check .

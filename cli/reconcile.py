@@ -26,6 +26,7 @@ def reconcile(min_age_seconds: float, dry_run: bool, as_json: bool) -> None:
         FALLBACK_BROKER_URL,
         PROCESS_JOB_TASK,
         QUEUE,
+        RECORD_FAILURE_TASK,
         create_celery_app,
     )
     from worker.exceptions import KcolorsError
@@ -43,6 +44,7 @@ def reconcile(min_age_seconds: float, dry_run: bool, as_json: bool) -> None:
             queue=QUEUE,
             job_task=PROCESS_JOB_TASK,
             batch_task=EXPAND_BATCH_TASK,
+            failure_task=RECORD_FAILURE_TASK,
             min_age_seconds=min_age_seconds,
             dry_run=dry_run,
         )

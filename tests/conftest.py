@@ -8,6 +8,7 @@ from tests.fixtures.browser import (  # noqa: F401  (fixtures, found by pytest b
     screenshot_dir,
     tab,
 )
+from tests.fixtures.s3rver import s3rver  # noqa: F401  (a fixture)
 from tests.fixtures.servers import (  # noqa: F401  (fixtures, found by pytest by name)
     aws_credentials,
     celery_worker,

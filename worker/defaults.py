@@ -27,6 +27,9 @@ MAX_WAITING_REQUESTS = 2
 STORAGE_RETRIES = 5
 STORAGE_RETRY_BACKOFF_SECONDS = 1.0
 STORAGE_RETRY_MAX_SECONDS = 30.0
+# A failure that storage cannot take (it is down too) is retried this long, so that the job ends
+# `failed` once storage is back instead of staying `running`.
+FAILURE_RECORD_SECONDS = 7 * 24 * 3600
 # How long Redis remembers which job computed a fingerprint, for reuse by identical jobs.
 REUSE_INDEX_SECONDS = 30 * 24 * 3600
 # A job started this many times without finishing (its worker lost each time) fails.

@@ -122,13 +122,15 @@ def reconcile(
     queue: str,
     job_task: str,
     batch_task: str,
+    failure_task: str | None = None,
     min_age_seconds: float = DEFAULT_MIN_AGE_SECONDS,
     dry_run: bool = False,
 ) -> ReconcileReport:
     """Send `enqueue(task, id)` again for every unfinished job or batch with no message.
 
     A running job is enqueued again too: its worker is gone with its message, and jobs are
-    idempotent; one that keeps losing its workers ends `too_many_attempts` in `run_job`.
+    idempotent; one that keeps losing its workers ends `too_many_attempts` in `run_job`. A
+    job whose failure waits to be recorded (`failure_task`) has a message behind it.
     """
     report = ReconcileReport()
     now = datetime.now(UTC)
@@ -143,7 +145,8 @@ def reconcile(
     lost = [(job_task, job.id, report.requeued) for job in jobs]
     lost += [(batch_task, batch.id, report.batches_requeued) for batch in batches]
     for task, item_id, done in lost:
-        if item_id in before[task] or item_id in after[task]:
+        tasks = (task, failure_task) if task == job_task and failure_task else (task,)
+        if any(item_id in ids[name] for ids in (before, after) for name in tasks):
             continue
         log.info("%s %s has no message behind it: enqueued again", task, item_id)
         if not dry_run:

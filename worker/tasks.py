@@ -11,7 +11,7 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from worker import defaults
-from worker.celery_app import PROCESS_JOB_TASK
+from worker.celery_app import PROCESS_JOB_TASK, RECORD_FAILURE_TASK
 from worker.exceptions import JobNotFound, StorageUnavailable
 from worker.job import Job
 from worker.job_events import publish_saved
@@ -62,11 +62,28 @@ def retry_delay(retries: int) -> float:
 
 
 def record_failure(storage: Storage, job_id: str, code: str, message: str) -> None:
-    """Mark the job failed; if storage is down too, log it (`kcolors reconcile` finds it later)."""
+    """Mark the job failed; if storage is down too, leave it to a task retried until it is back."""
     try:
         fail_job(storage, job_id, code, message, on_saved=job_saved)
     except StorageUnavailable:
-        log.error("job %s: could not record failure %s: %s", job_id, code, message)
+        log.error("job %s: could not record failure %s yet (storage unavailable); "
+                  "retrying until storage is back: %s", job_id, code, message)  # fmt: skip
+        record_failure_later.apply_async(args=[job_id, code, message], countdown=retry_delay(0))
+
+
+@shared_task(
+    name=RECORD_FAILURE_TASK,
+    bind=True,
+    max_retries=int(defaults.FAILURE_RECORD_SECONDS / defaults.STORAGE_RETRY_MAX_SECONDS),
+)
+def record_failure_later(self: Task, job_id: str, code: str, message: str) -> str | None:
+    """Record a job's failure once storage takes it: the job must not stay `running`."""
+    try:
+        job = fail_job(worker_storage(), job_id, code, message, on_saved=job_saved)
+    except StorageUnavailable as exc:
+        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
+    log.info("job %s: failure %s recorded", job_id, code)
+    return None if job is None else job.status.value
 
 
 class JobTask(Task):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ from tests.deploy.manifests import (
     is_kcolors_image,
     mentioned_kcolors_variables,
 )
-from worker.settings import Settings, metrics_host_port
+from worker.settings import PREFIX, Settings, metrics_host_port
 
 KCOLORS_SERVICES = ("web", "worker")
 
@@ -174,3 +175,13 @@ def test_prometheus_scrapes_the_web_server_and_every_worker(config):
     [workers] = jobs["kcolors-worker"]["dns_sd_configs"]
     address = Settings.from_env(config["services"]["worker"]["environment"]).metrics_address
     assert workers["names"] == ["worker"] and workers["port"] == metrics_host_port(address)[1]
+
+
+def test_every_setting_is_documented_in_the_readme():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    undocumented = [
+        f"{PREFIX}{f.name.upper()}"
+        for f in dataclasses.fields(Settings)
+        if f"| `{PREFIX}{f.name.upper()}` |" not in readme
+    ]
+    assert not undocumented, f"README's settings table lacks {undocumented}"

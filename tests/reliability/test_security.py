@@ -6,6 +6,7 @@ import http.server
 import itertools
 import os
 import threading
+import time
 import uuid
 from urllib.parse import parse_qs, urlparse
 
@@ -16,8 +17,13 @@ from ulid import ULID
 
 from tests.fixtures.faults import wait_until
 from tests.fixtures.jobs import submit_image, wait_for_jobs
+from tests.fixtures.s3rver import BUCKET as S3RVER_BUCKET
+from tests.images import gradient_png
 from worker.celery_app import PROCESS_JOB_TASK, QUEUE
-from worker.job import new_job_id
+from worker.job import Job, JobParams, input_key, new_job_id, save_job
+from worker.processing import run_job
+from worker.settings import Settings
+from worker.storage import open_storage
 
 
 class CreatesAFile:
@@ -72,11 +78,39 @@ def test_results_are_served_by_short_lived_presigned_urls(s3_settings, start_wor
     assert response.status_code == 302
     location = response.headers["Location"]
     query = parse_qs(urlparse(location).query)
-    # SigV4: the lifetime is part of what is signed. moto does not enforce expiry, S3 does.
+    # SigV4: the lifetime is part of what is signed. moto does not enforce expiry; S3 does, and
+    # so does s3rver in the test below.
     assert query["X-Amz-Expires"] == ["60"] and query["X-Amz-Signature"][0]
     assert urlparse(location).netloc == urlparse(settings.s3_endpoint_url).netloc
     image = requests.get(location, timeout=10)
     assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+
+
+@pytest.mark.e2e
+def test_presigned_urls_stop_working_when_they_expire(s3rver, start_live_server):
+    settings = Settings(storage_url=f"s3://{S3RVER_BUCKET}/data", s3_endpoint_url=s3rver,
+                        presign_expires=2)  # fmt: skip
+    storage = open_storage(settings)
+    job = Job.create(JobParams(k=(2,)), "", {"format": "png"})
+    job.input["key"] = input_key(job.id, "png")
+    storage.put(job.input["key"], gradient_png(), "image/png")
+    save_job(storage, job)
+    [result] = run_job(storage, job.id, settings).results
+    server = start_live_server(settings)
+    urls = {}
+    for path in (f"/api/jobs/{job.id}/results/2", f"/api/jobs/{job.id}/input"):
+        response = requests.get(server.url + path, allow_redirects=False, timeout=10)
+        assert response.status_code == 302, response.text
+        urls[path] = response.headers["Location"]
+    issued = time.time()
+    fresh = requests.get(urls[f"/api/jobs/{job.id}/results/2"], timeout=10)
+    assert fresh.status_code == 200 and fresh.content == storage.get(result["key"])
+    # X-Amz-Date has whole seconds: past issue + 2 s + 1 s, every URL has expired.
+    time.sleep(max(0.0, issued + 3.2 - time.time()))
+    for url in urls.values():
+        expired = requests.get(url, timeout=10)
+        assert expired.status_code == 403, expired.text
+        assert "<Code>AccessDenied</Code>" in expired.text and "expired" in expired.text
 
 
 class RecordingHandler(http.server.BaseHTTPRequestHandler):

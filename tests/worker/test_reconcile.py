@@ -1,0 +1,47 @@
+"""`reconcile` against a real Valkey: which unfinished jobs have a message behind them."""
+
+import redis
+
+from worker.celery_app import (
+    EXPAND_BATCH_TASK,
+    PROCESS_JOB_TASK,
+    QUEUE,
+    RECORD_FAILURE_TASK,
+    create_celery_app,
+)
+from worker.job import Job, JobParams, save_job
+from worker.reconcile import reconcile
+from worker.settings import Settings
+from worker.storage import LocalStorage
+
+
+def running_job(storage) -> Job:
+    job = Job.create(JobParams(k=(2,)), "uploads/cat.png", {"format": "png"})
+    job.start()
+    save_job(storage, job)
+    return job
+
+
+def test_a_job_whose_failure_waits_to_be_recorded_is_not_enqueued_again(tmp_path, valkey_server):
+    broker = redis.Redis.from_url(valkey_server.connection_url)
+    broker.flushall()
+    settings = Settings(broker_url=valkey_server.connection_url)
+    storage = LocalStorage(tmp_path)
+    waiting, lost = running_job(storage), running_job(storage)
+    # Storage was down when the first job failed: its failure waits in the queue to be recorded.
+    create_celery_app(settings).send_task(
+        RECORD_FAILURE_TASK, args=[waiting.id, "storage_unavailable", "storage failed 3 times"]
+    )
+    enqueued = []
+    report = reconcile(
+        storage,
+        broker,
+        lambda task, item_id: enqueued.append((task, item_id)),
+        queue=QUEUE,
+        job_task=PROCESS_JOB_TASK,
+        batch_task=EXPAND_BATCH_TASK,
+        failure_task=RECORD_FAILURE_TASK,
+        min_age_seconds=0,
+    )
+    assert report.unfinished == 2 and report.requeued == [lost.id]
+    assert enqueued == [(PROCESS_JOB_TASK, lost.id)]
