@@ -132,3 +132,16 @@ def test_storage_from_url_picks_the_backend(tmp_path):
     assert isinstance(s3, S3Storage) and (s3.bucket, s3.prefix) == ("bucket", "pre/fix/")
     with pytest.raises(Exception, match="neither"):
         storage_from_url("ftp://x/y")
+
+
+def test_s3_small_uploads_skip_the_100_continue_round_trip(s3_server, s3_bucket):
+    storage = S3Storage(s3_bucket, "p", endpoint_url=s3_server)
+    sent = []
+    storage.client.meta.events.register(  # runs after ours: sees what goes on the wire
+        "before-send.s3.PutObject", lambda request, **_: sent.append(dict(request.headers))
+    )
+    small, large = b"s" * 100_000, b"l" * (2 * 1024 * 1024)
+    storage.put("small", small)
+    storage.put("large", large)
+    assert "Expect" not in sent[0] and sent[1]["Expect"] == b"100-continue"
+    assert storage.get("small") == small and storage.get("large") == large
