@@ -7,14 +7,11 @@ import logging
 from contextvars import Token
 from typing import Any
 
-import redis
 from celery import signals
 
 from worker import metrics
-from worker.job import load_job
 from worker.logs import CURRENT_JOB_ID, configure_logging
 from worker.settings import Settings, metrics_host_port
-from worker.storage import open_storage
 
 log = logging.getLogger(__name__)
 FINISHED_STATUSES = ("succeeded", "failed")
@@ -24,12 +21,6 @@ _job_tokens: dict[str, Token] = {}
 @functools.cache
 def _settings() -> Settings:
     return Settings.from_env()
-
-
-@functools.cache
-def _broker() -> redis.Redis | None:
-    url = _settings().broker_url
-    return redis.Redis.from_url(url, socket_timeout=5) if url else None
 
 
 @signals.setup_logging.connect
@@ -63,22 +54,14 @@ def enter_job(task_id: str, args: tuple = (), **_: Any) -> None:
 
 @signals.task_postrun.connect
 def leave_job(task_id: str, args: tuple = (), retval: Any = None, **_: Any) -> None:
-    """Record a job that finished in this run, then drop its id from the log lines."""
+    """Log how a job's run ended, then drop its id from the log lines.
+
+    (Metrics are counted when the finished document is saved: `worker.tasks.after_save`.)
+    """
     try:
         if args and retval in FINISHED_STATUSES:
-            record(str(args[0]))
+            log.info("job %s", retval, extra={"status": retval})
     finally:
         token = _job_tokens.pop(task_id, None)
         if token is not None:
             CURRENT_JOB_ID.reset(token)
-
-
-def record(job_id: str) -> None:
-    """Feed a finished job's document to the metrics; never fail the task for it."""
-    try:
-        document = load_job(open_storage(_settings()), job_id).to_dict()
-        metrics.record_finished_job(document, _broker())
-    except Exception:
-        log.exception("metrics for job %s not recorded", job_id)
-    else:
-        log.info("job %s", document["status"], extra={"status": document["status"]})

@@ -10,7 +10,7 @@ import redis
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
-from worker import defaults
+from worker import defaults, metrics
 from worker.celery_app import PROCESS_JOB_TASK, RECORD_FAILURE_TASK
 from worker.exceptions import JobNotFound, StorageUnavailable
 from worker.job import Job
@@ -42,10 +42,16 @@ def worker_redis() -> redis.Redis:
 
 
 def after_save(client: redis.Redis, job: Job) -> None:
-    """After each save of a document: send it to the clients waiting on the job; index a
-    success for reuse by identical jobs."""
-    publish_saved(client, job.to_dict())
-    remember_results(client, job)
+    """After each save of a document: send it to the clients waiting on the job; once it is
+    finished, count it in the metrics and index a success for reuse by identical jobs."""
+    document = job.to_dict()
+    publish_saved(client, document)
+    if job.status.is_finished:
+        remember_results(client, job)
+        try:  # from the document just saved: no need to read it back
+            metrics.record_finished_job(document, client)
+        except (redis.RedisError, OSError) as exc:
+            log.warning("job %s: metrics not recorded: %s", job.id, exc)
 
 
 def job_saved(job: Job) -> None:
