@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, redirect, request, send_file, ur
 from web.openapi import openapi_document
 from web.services import get_settings, get_storage, submit_job
 from web.submission import parse_submission
-from web.waiting import document_etag, parse_wait, read_when_changed
+from web.waiting import NotModified, document_etag, parse_wait, read_when_changed
 from worker.exceptions import InvalidParameter, ObjectNotFound
 from worker.job import list_jobs, load_job, result_filename
 from worker.storage import LocalStorage
@@ -53,6 +53,10 @@ def get_job(job_id: str) -> Response:
     seconds = parse_wait(request.args.get("wait"))
     if seconds and request.if_none_match:
         job = read_when_changed(job_id, request.if_none_match, seconds)
+        if isinstance(job, NotModified):
+            unchanged = Response(status=304)
+            unchanged.set_etag(job.etag)
+            return unchanged
     else:
         job = load_job(get_storage(), job_id)
     response = jsonify(job.to_dict())

@@ -17,6 +17,7 @@ from worker import metrics
 from worker.celery_app import FALLBACK_BROKER_URL, PROCESS_JOB_TASK, create_celery_app
 from worker.exceptions import BrokerUnavailable, StorageUnavailable
 from worker.job import Job, input_key, job_key, save_job
+from worker.job_events import announce
 from worker.redis_clients import redis_for
 from worker.reuse import find_reusable
 from worker.settings import Settings
@@ -99,6 +100,7 @@ def submit_job(submission: Submission) -> Job:
     if source is not None:  # same bytes, same parameters: the outputs exist already
         job.reuse_results(source)
         save_job(storage, job)
+        announce(get_redis(), job.to_dict())
         return accepted(job)
     # The input and the queued document at once: one round trip's wait, not two.
     pool, writes = submit_pool(), []
@@ -114,11 +116,14 @@ def submit_job(submission: Submission) -> Job:
     except StorageUnavailable:
         discard_objects(storage, job, uploaded=submission.upload is not None)
         raise
+    # The queued version, for clients that wait on the job from its 202 on.
+    announce(get_redis(), job.to_dict())
     try:
         enqueue_job(job.id)
     except BrokerUnavailable as exc:
         job.fail(exc.code, exc.message)  # never leave a document queued with no message behind it
         save_job(storage, job)
+        announce(get_redis(), job.to_dict())
         raise
     return accepted(job)
 

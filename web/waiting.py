@@ -7,12 +7,11 @@ document differs from it, or with `304 Not Modified` once `wait` seconds pass.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 import time
 from collections.abc import Container
+from dataclasses import dataclass
 
 import redis
 from flask import Flask, current_app
@@ -21,18 +20,19 @@ from web.services import get_storage
 from worker import defaults
 from worker.exceptions import InvalidParameter
 from worker.job import Job, load_job
-from worker.job_events import ChangeWaiter
+from worker.job_events import ChangeWaiter, latest_version
+from worker.job_events import document_etag as etag_of
 from worker.redis_clients import redis_for
 from worker.settings import Settings
 from worker.storage import Storage
 
 log = logging.getLogger(__name__)
+FINISHED = ("succeeded", "failed")
 
 
 def document_etag(job: Job) -> str:
     """A strong ETag of the job document: equal documents, equal tags."""
-    body = json.dumps(job.to_dict(), sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(body).hexdigest()[:32]
+    return etag_of(job.to_dict())
 
 
 def parse_wait(raw: str | None) -> float:
@@ -50,6 +50,13 @@ def parse_wait(raw: str | None) -> float:
     return seconds
 
 
+@dataclass(frozen=True)
+class NotModified:
+    """The client's version is the job's latest: answer `304` with this ETag."""
+
+    etag: str
+
+
 class WaitingRoom:
     """Per web process: the Redis client for change notices, and the slots for waiters."""
 
@@ -60,26 +67,34 @@ class WaitingRoom:
 
     def read_when_changed(
         self, storage: Storage, job_id: str, known: Container[str], seconds: float
-    ) -> Job:
+    ) -> Job | NotModified:
         """Return the job once its document's ETag is not one of `known`, or after `seconds`.
 
-        A finished job, a full waiting room or a broken notice channel answer at once, as a
-        plain read would.
+        The client is up to date when Redis's version hint is one of `known`; then the next
+        notice carries the next document, and storage is not read at all. A finished job, a
+        full waiting room or a broken notice channel answer at once, as a plain read would.
         """
         if self._slots is None or not self._slots.acquire(blocking=False):
             return load_job(storage, job_id)
         deadline = time.monotonic() + seconds
         try:
-            # Listen before reading: a save just after the read is then heard, not missed.
+            # Listen before looking: a save just after the look is then heard, not missed.
             with ChangeWaiter(self.notices, job_id) as waiter:
-                job = load_job(storage, job_id)
-                while document_etag(job) in known and not job.status.is_finished:
-                    remaining = deadline - time.monotonic()
-                    document = waiter.wait(remaining) if remaining > 0 else None
+                latest = latest_version(self.notices, job_id)
+                if latest is None or latest[0] not in known:  # no hint, or the client is behind
+                    job = load_job(storage, job_id)
+                    if document_etag(job) not in known or job.status.is_finished:
+                        return job
+                elif latest[1] in FINISHED:
+                    return NotModified(latest[0])
+                while (remaining := deadline - time.monotonic()) > 0:
+                    document = waiter.wait(remaining)
                     if document is None:
                         break
-                    job = Job.from_dict(document)  # as just saved: no need to read it back
-                return job
+                    if etag_of(document) not in known:
+                        return Job.from_dict(document)  # as just saved: no need to read it
+                # No notice: storage tells whether anything changed unannounced.
+                return load_job(storage, job_id)
         except (redis.RedisError, OSError) as exc:
             log.warning("job %s: cannot wait for changes: %s", job_id, exc)
             return load_job(storage, job_id)
@@ -92,7 +107,7 @@ def init_app(app: Flask) -> None:
     app.extensions["kcolors_waiting_room"] = WaitingRoom(app.config["KCOLORS_SETTINGS"])
 
 
-def read_when_changed(job_id: str, known: Container[str], seconds: float) -> Job:
+def read_when_changed(job_id: str, known: Container[str], seconds: float) -> Job | NotModified:
     """Read the job in the current app's waiting room; see `WaitingRoom.read_when_changed`."""
     room: WaitingRoom = current_app.extensions["kcolors_waiting_room"]
     return room.read_when_changed(get_storage(), job_id, known, seconds)

@@ -32,5 +32,7 @@ STORAGE_RETRY_MAX_SECONDS = 30.0
 FAILURE_RECORD_SECONDS = 7 * 24 * 3600
 # How long Redis remembers which job computed a fingerprint, for reuse by identical jobs.
 REUSE_INDEX_SECONDS = 30 * 24 * 3600
+# A running job's progress is saved at most this often (each save is a storage round trip).
+PROGRESS_SAVE_SECONDS = 0.25
 # A job started this many times without finishing (its worker lost each time) fails.
 MAX_JOB_ATTEMPTS = 10

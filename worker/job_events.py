@@ -1,13 +1,17 @@
-"""Change notices for job documents, over Redis pub/sub, so that pollers can wait for a change.
+"""Change notices for job documents, over Redis, so that clients can wait for a change.
 
-The document in storage stays the source of truth: a notice is sent only after a save
-succeeded, and carries the document just saved, so that a waiting request need not read it
-back. Notices are best effort: one lost (Redis down, no one subscribed) costs a waiting client
-nothing but the rest of its wait.
+After each successful save of a job document, `announce` stores the document's ETag as the
+job's latest version (`kcolors:job-version:<id>`) and publishes the document on the job's channel
+(`kcolors:job-saved:<id>`), in one round trip. A waiting request compares the client's ETag with
+the latest version and, when the client is up to date, listens for the next document: it reads
+storage neither before nor after. Storage stays the source of truth: the version is only a hint,
+written after storage took the save, and whoever doubts it (no hint, a hint naming a version the
+client does not have, a wait that ends with no notice) reads the document from storage.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -16,6 +20,9 @@ from typing import Any
 import redis
 
 CHANNEL_PREFIX = "kcolors:job-saved:"
+VERSION_PREFIX = "kcolors:job-version:"
+# A hint outlives every wait by far; an unknown job simply has none.
+VERSION_SECONDS = 24 * 3600
 log = logging.getLogger(__name__)
 
 
@@ -24,20 +31,44 @@ def channel(job_id: str) -> str:
     return f"{CHANNEL_PREFIX}{job_id}"
 
 
-def publish_saved(client: redis.Redis, document: dict[str, Any]) -> None:
-    """Send whoever waits on the job the document just saved."""
+def version_key(job_id: str) -> str:
+    """The Redis key of the ETag of a job's latest saved document."""
+    return f"{VERSION_PREFIX}{job_id}"
+
+
+def document_etag(document: dict[str, Any]) -> str:
+    """A strong ETag of a job document: equal documents, equal tags."""
+    body = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+def announce(client: redis.Redis, document: dict[str, Any]) -> None:
+    """Record the document just saved as the job's latest version and send it to its waiters."""
     job_id = document["id"]
+    version = f"{document_etag(document)} {document['status']}"
     try:
-        client.publish(channel(job_id), json.dumps(document))
+        with client.pipeline(transaction=False) as pipe:
+            pipe.set(version_key(job_id), version, ex=VERSION_SECONDS)
+            pipe.publish(channel(job_id), json.dumps(document))
+            pipe.execute()
     except (redis.RedisError, OSError) as exc:
         log.warning("job %s: change notice not sent: %s", job_id, exc)
 
 
-class ChangeWaiter:
-    """A subscription to one job's notices: subscribe first, then read, then wait.
+def latest_version(client: redis.Redis, job_id: str) -> tuple[str, str] | None:
+    """The ETag and status of the job's latest saved document, if Redis knows them."""
+    value = client.get(version_key(job_id))
+    if value is None:
+        return None
+    etag, _, status = value.decode().partition(" ")
+    return etag, status
 
-    Subscribing before the caller reads the document closes the gap in which a save between
-    the read and the subscription would go unnoticed.
+
+class ChangeWaiter:
+    """A subscription to one job's notices: subscribe first, then check, then wait.
+
+    Subscribing before the caller checks the job's version closes the gap in which a save
+    between the check and the subscription would go unnoticed.
     """
 
     def __init__(self, client: redis.Redis, job_id: str) -> None:

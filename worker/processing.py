@@ -51,8 +51,12 @@ def run_job(
     `on_saved(job)` is called after each save of the document, for clients waiting on it.
     """
 
+    last_saved = time.monotonic()
+
     def save(job: Job) -> None:
+        nonlocal last_saved
         save_job(storage, job)
+        last_saved = time.monotonic()
         on_saved(job)
 
     job = load_job(storage, job_id)
@@ -81,9 +85,12 @@ def run_job(
             else:
                 storage.put(key, output.data, output.media_type)
             job.record_result(output.k, output.stats, key, result_url(job.id, output.k))
-            # The last output is saved with the job's success just after; and when the engine
-            # made the next output before this one was stored, that one's save covers both.
-            if job.progress < 1 and not writes.more_waiting():
+            # The last output is saved with the job's success just after. Progress is saved at
+            # most every PROGRESS_SAVE_SECONDS (a fast job's steps are too quick to watch, and
+            # each save is a round trip), and not when the next output is already queued: its
+            # save will cover both.
+            due = time.monotonic() - last_saved >= defaults.PROGRESS_SAVE_SECONDS
+            if job.progress < 1 and due and not writes.more_waiting():
                 save(job)
 
         try:

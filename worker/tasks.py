@@ -14,7 +14,7 @@ from worker import defaults, metrics
 from worker.celery_app import PROCESS_JOB_TASK, RECORD_FAILURE_TASK
 from worker.exceptions import JobNotFound, StorageUnavailable
 from worker.job import Job
-from worker.job_events import publish_saved
+from worker.job_events import announce
 from worker.processing import fail_job, run_job
 from worker.redis_clients import redis_for
 from worker.reuse import remember_results
@@ -45,7 +45,7 @@ def after_save(client: redis.Redis, job: Job) -> None:
     """After each save of a document: send it to the clients waiting on the job; once it is
     finished, count it in the metrics and index a success for reuse by identical jobs."""
     document = job.to_dict()
-    publish_saved(client, document)
+    announce(client, document)
     if job.status.is_finished:
         remember_results(client, job)
         try:  # from the document just saved: no need to read it back
