@@ -14,6 +14,7 @@ from worker.settings import Settings
 PROCESS_JOB_TASK = "kcolors.process_job"
 EXPAND_BATCH_TASK = "kcolors.expand_batch"
 RECORD_FAILURE_TASK = "kcolors.record_failure"
+SWEEP_TASK = "kcolors.sweep_lost_jobs"
 QUEUE = "kcolors"  # the Redis list deploy/ (KEDA) and /metrics watch
 # Used only when KCOLORS_BROKER_URL is unset outside `kcolors up` (which starts its own Valkey).
 FALLBACK_BROKER_URL = "redis://127.0.0.1:6379/0"

@@ -32,6 +32,10 @@ STORAGE_RETRY_MAX_SECONDS = 30.0
 FAILURE_RECORD_SECONDS = 7 * 24 * 3600
 # How long Redis remembers which job computed a fingerprint, for reuse by identical jobs.
 REUSE_INDEX_SECONDS = 30 * 24 * 3600
+# Every this many seconds one worker looks for jobs left queued or running with no message behind
+# them (a message lost between Redis and a killed worker, say) among those of the last day.
+SWEEP_INTERVAL_SECONDS = 60
+SWEEP_WINDOW_SECONDS = 24 * 3600
 # A running job's progress is saved at most this often (each save is a storage round trip).
 PROGRESS_SAVE_SECONDS = 0.25
 # A job started this many times without finishing (its worker lost each time) fails.

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import redis
+from ulid import ULID
 
 from worker.batch import BATCHES_PREFIX, Batch, BatchNotFound, load_batch
 from worker.exceptions import JobNotFound
@@ -78,8 +79,21 @@ def enqueued_ids(broker: redis.Redis, queue: str) -> dict[str, set[str]]:
     return ids
 
 
-def _ids_under(storage: Storage, prefix: str, name: str) -> list[str]:
-    return [key.split("/")[1] for key in storage.list(prefix) if key.endswith(f"/{name}")]
+def _ids_under(
+    storage: Storage, prefix: str, name: str, created_after: datetime | None = None
+) -> list[str]:
+    ids = [key.split("/")[1] for key in storage.list(prefix) if key.endswith(f"/{name}")]
+    if created_after is None:
+        return ids
+    # Ids are ULIDs: their creation time is in the id itself, no document needs reading.
+    return [i for i in ids if _ulid_time(i) is not None and _ulid_time(i) >= created_after]
+
+
+def _ulid_time(item_id: str) -> datetime | None:
+    try:
+        return ULID.from_str(item_id).datetime
+    except ValueError:
+        return None
 
 
 def _age_seconds(created_at: str, now: datetime) -> float:
@@ -101,10 +115,12 @@ def unfinished_jobs(
     return jobs
 
 
-def unexpanded_batches(storage: Storage, min_age_seconds: float, now: datetime) -> list[Batch]:
+def unexpanded_batches(
+    storage: Storage, min_age_seconds: float, now: datetime, created_after: datetime | None = None
+) -> list[Batch]:
     """Return the batches not yet expanded into jobs, created at least `min_age_seconds` ago."""
     batches = []
-    for batch_id in _ids_under(storage, BATCHES_PREFIX, "batch.json"):
+    for batch_id in _ids_under(storage, BATCHES_PREFIX, "batch.json", created_after):
         try:
             batch = load_batch(storage, batch_id)
         except BatchNotFound:
@@ -124,6 +140,7 @@ def reconcile(
     batch_task: str,
     failure_task: str | None = None,
     min_age_seconds: float = DEFAULT_MIN_AGE_SECONDS,
+    created_after: datetime | None = None,
     dry_run: bool = False,
 ) -> ReconcileReport:
     """Send `enqueue(task, id)` again for every unfinished job or batch with no message.
@@ -137,9 +154,9 @@ def reconcile(
     # Read the broker before and after the documents: a message moving from the queue to a
     # worker's unacknowledged set between two reads is seen by at least one of them.
     before = enqueued_ids(broker, queue)
-    job_ids = _ids_under(storage, JOBS_PREFIX, "job.json")
+    job_ids = _ids_under(storage, JOBS_PREFIX, "job.json", created_after)
     jobs = unfinished_jobs(storage, job_ids, min_age_seconds, now)
-    batches = unexpanded_batches(storage, min_age_seconds, now)
+    batches = unexpanded_batches(storage, min_age_seconds, now, created_after)
     after = enqueued_ids(broker, queue)
     report.checked, report.unfinished = len(job_ids), len(jobs)
     lost = [(job_task, job.id, report.requeued) for job in jobs]

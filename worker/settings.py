@@ -31,6 +31,7 @@ class Settings:
     presign_expires: int = defaults.PRESIGN_EXPIRES_SECONDS
     storage_retries: int = defaults.STORAGE_RETRIES
     max_waiting_requests: int = defaults.MAX_WAITING_REQUESTS  # per web process; 0: never wait
+    sweep_interval: int = defaults.SWEEP_INTERVAL_SECONDS  # 0: no automatic sweep for lost jobs
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     secret_key: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
@@ -42,8 +43,10 @@ class Settings:
             raise InvalidConfiguration(
                 "time limits must satisfy soft_time_limit < hard_time_limit < visibility_timeout"
             )
-        if self.storage_retries < 0 or self.max_waiting_requests < 0:
-            raise InvalidConfiguration("storage_retries and max_waiting_requests must be 0 or more")
+        if min(self.storage_retries, self.max_waiting_requests, self.sweep_interval) < 0:
+            raise InvalidConfiguration(
+                "storage_retries, max_waiting_requests and sweep_interval must be 0 or more"
+            )
         if self.max_pixels <= 0 or self.max_upload_bytes <= 0 or self.max_k_values <= 0:
             raise InvalidConfiguration("size limits must be positive")
         if self.metrics_address is not None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
 from contextvars import Token
 from typing import Any
 
 from celery import signals
 
 from worker import metrics
+from worker.celery_app import SWEEP_TASK
 from worker.logs import CURRENT_JOB_ID, configure_logging
 from worker.settings import Settings, metrics_host_port
 
@@ -65,3 +67,11 @@ def leave_job(task_id: str, args: tuple = (), retval: Any = None, **_: Any) -> N
         token = _job_tokens.pop(task_id, None)
         if token is not None:
             CURRENT_JOB_ID.reset(token)
+
+
+@signals.worker_ready.connect
+def begin_sweeping(sender: Any = None, **_: Any) -> None:
+    """Begin a chain of sweeps for lost jobs (one chain per cluster survives: `claim_sweep`)."""
+    interval = _settings().sweep_interval
+    if interval and sender is not None:
+        sender.app.send_task(SWEEP_TASK, args=[uuid.uuid4().hex], countdown=interval)

@@ -1,6 +1,9 @@
 """`reconcile` against a real Valkey: which unfinished jobs have a message behind them."""
 
+from datetime import UTC, datetime, timedelta
+
 import redis
+from ulid import ULID
 
 from worker.celery_app import (
     EXPAND_BATCH_TASK,
@@ -45,3 +48,29 @@ def test_a_job_whose_failure_waits_to_be_recorded_is_not_enqueued_again(tmp_path
     )
     assert report.unfinished == 2 and report.requeued == [lost.id]
     assert enqueued == [(PROCESS_JOB_TASK, lost.id)]
+
+
+def test_created_after_leaves_older_jobs_unread(tmp_path, valkey_server):
+    broker = redis.Redis.from_url(valkey_server.connection_url)
+    broker.flushall()
+    storage = LocalStorage(tmp_path)
+    recent = running_job(storage)
+    old = Job(
+        id=str(ULID.from_datetime(datetime.now(UTC) - timedelta(days=2))),
+        params=JobParams(k=(2,)),
+        input={"key": "uploads/cat.png"},
+    )
+    old.start()
+    save_job(storage, old)
+    enqueued = []
+    report = reconcile(
+        storage,
+        broker,
+        lambda task, item_id: enqueued.append(item_id),
+        queue=QUEUE,
+        job_task=PROCESS_JOB_TASK,
+        batch_task=EXPAND_BATCH_TASK,
+        min_age_seconds=0,
+        created_after=datetime.now(UTC) - timedelta(days=1),
+    )
+    assert report.checked == 1 and enqueued == [recent.id]
