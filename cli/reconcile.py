@@ -20,33 +20,18 @@ def reconcile(min_age_seconds: float, dry_run: bool, as_json: bool) -> None:
     # Imported here so that `kcolors --help` and `kcolors quantize` stay light.
     import redis
 
-    from worker import reconcile as engine
-    from worker.celery_app import (
-        EXPAND_BATCH_TASK,
-        FALLBACK_BROKER_URL,
-        PROCESS_JOB_TASK,
-        QUEUE,
-        RECORD_FAILURE_TASK,
-        create_celery_app,
-    )
+    from worker.celery_app import FALLBACK_BROKER_URL, create_celery_app
     from worker.exceptions import KcolorsError
     from worker.settings import Settings
     from worker.storage import open_storage
+    from worker.tasks import requeue_lost
 
     settings = Settings.from_env()
     celery = create_celery_app(settings)
     broker = redis.Redis.from_url(settings.broker_url or FALLBACK_BROKER_URL, socket_timeout=10)
     try:
-        report = engine.reconcile(
-            open_storage(settings),
-            broker,
-            lambda task, item_id: celery.send_task(task, args=[item_id]),
-            queue=QUEUE,
-            job_task=PROCESS_JOB_TASK,
-            batch_task=EXPAND_BATCH_TASK,
-            failure_task=RECORD_FAILURE_TASK,
-            min_age_seconds=min_age_seconds,
-            dry_run=dry_run,
+        report = requeue_lost(
+            celery, open_storage(settings), broker, min_age_seconds=min_age_seconds, dry_run=dry_run
         )
     except (KcolorsError, redis.RedisError) as exc:
         raise click.ClickException(str(exc)) from exc

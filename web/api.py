@@ -9,9 +9,10 @@ from flask import Blueprint, Response, jsonify, redirect, request, send_file, ur
 from web.openapi import openapi_document
 from web.services import get_settings, get_storage, submit_job
 from web.submission import parse_submission
-from web.waiting import NotModified, document_etag, parse_wait, read_when_changed
+from web.waiting import NotModified, parse_wait, read_when_changed
 from worker.exceptions import InvalidParameter, ObjectNotFound
 from worker.job import list_jobs, load_job, result_filename
+from worker.job_events import document_etag
 from worker.storage import LocalStorage
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -28,10 +29,13 @@ class ResultNotFound(ObjectNotFound):
 def create_job() -> tuple[dict, int, dict[str, str]]:
     """Validate, store the input and the job document, then enqueue the job's id."""
     submission = parse_submission(request, get_settings(), get_storage().get)
-    job = submit_job(submission)
+    document = submit_job(submission).to_dict()
     # The ETag lets the client wait for the job's first change straight away.
-    headers = {"Location": url_for("api.get_job", job_id=job.id), "ETag": f'"{document_etag(job)}"'}
-    return job.to_dict(), 202, headers
+    headers = {
+        "Location": url_for("api.get_job", job_id=document["id"]),
+        "ETag": f'"{document_etag(document)}"',
+    }
+    return document, 202, headers
 
 
 @bp.get("/jobs")
@@ -59,8 +63,9 @@ def get_job(job_id: str) -> Response:
             return unchanged
     else:
         job = load_job(get_storage(), job_id)
-    response = jsonify(job.to_dict())
-    response.set_etag(document_etag(job))
+    document = job.to_dict()
+    response = jsonify(document)
+    response.set_etag(document_etag(document))
     return response.make_conditional(request)
 
 

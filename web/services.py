@@ -14,7 +14,7 @@ from kombu.exceptions import OperationalError
 
 from web.submission import Submission
 from worker import metrics
-from worker.celery_app import FALLBACK_BROKER_URL, PROCESS_JOB_TASK, create_celery_app
+from worker.celery_app import PROCESS_JOB_TASK, create_celery_app
 from worker.exceptions import BrokerUnavailable, StorageUnavailable
 from worker.job import Job, input_key, job_key, save_job
 from worker.job_events import announce
@@ -23,7 +23,6 @@ from worker.reuse import find_reusable
 from worker.settings import Settings
 from worker.storage import Storage, open_storage
 
-BROKER_PING_TIMEOUT_SECONDS = 2
 SUBMIT_THREADS = 16  # two round trips per submission, for several request threads at once
 log = logging.getLogger(__name__)
 
@@ -69,18 +68,10 @@ def enqueue_task(task_name: str, *args: str) -> None:
 
 def check_broker() -> None:
     """Raise `BrokerUnavailable` unless the broker answers a ping."""
-    url = get_settings().broker_url or FALLBACK_BROKER_URL
-    client = redis.Redis.from_url(
-        url,
-        socket_connect_timeout=BROKER_PING_TIMEOUT_SECONDS,
-        socket_timeout=BROKER_PING_TIMEOUT_SECONDS,
-    )
     try:
-        client.ping()
+        get_redis().ping()
     except (redis.RedisError, OSError) as exc:
         raise BrokerUnavailable(f"broker unreachable: {exc}") from exc
-    finally:
-        client.close()
 
 
 @functools.cache

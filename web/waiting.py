@@ -19,20 +19,13 @@ from flask import Flask, current_app
 from web.services import get_storage
 from worker import defaults
 from worker.exceptions import InvalidParameter
-from worker.job import Job, load_job
-from worker.job_events import ChangeWaiter, latest_version
-from worker.job_events import document_etag as etag_of
+from worker.job import Job, JobStatus, load_job
+from worker.job_events import ChangeWaiter, document_etag, latest_version
 from worker.redis_clients import redis_for
 from worker.settings import Settings
 from worker.storage import Storage
 
 log = logging.getLogger(__name__)
-FINISHED = ("succeeded", "failed")
-
-
-def document_etag(job: Job) -> str:
-    """A strong ETag of the job document: equal documents, equal tags."""
-    return etag_of(job.to_dict())
 
 
 def parse_wait(raw: str | None) -> float:
@@ -83,15 +76,15 @@ class WaitingRoom:
                 latest = latest_version(self.notices, job_id)
                 if latest is None or latest[0] not in known:  # no hint, or the client is behind
                     job = load_job(storage, job_id)
-                    if document_etag(job) not in known or job.status.is_finished:
+                    if document_etag(job.to_dict()) not in known or job.status.is_finished:
                         return job
-                elif latest[1] in FINISHED:
+                elif JobStatus(latest[1]).is_finished:
                     return NotModified(latest[0])
                 while (remaining := deadline - time.monotonic()) > 0:
                     document = waiter.wait(remaining)
                     if document is None:
                         break
-                    if etag_of(document) not in known:
+                    if document_etag(document) not in known:
                         return Job.from_dict(document)  # as just saved: no need to read it
                 # No notice: storage tells whether anything changed unannounced.
                 return load_job(storage, job_id)

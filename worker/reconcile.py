@@ -86,7 +86,7 @@ def _ids_under(
     if created_after is None:
         return ids
     # Ids are ULIDs: their creation time is in the id itself, no document needs reading.
-    return [i for i in ids if _ulid_time(i) is not None and _ulid_time(i) >= created_after]
+    return [i for i in ids if (made := _ulid_time(i)) is not None and made >= created_after]
 
 
 def _ulid_time(item_id: str) -> datetime | None:

@@ -6,9 +6,10 @@ import functools
 import logging
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis
-from celery import Task, shared_task
+from celery import Celery, Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from worker import defaults, metrics
@@ -23,7 +24,7 @@ from worker.exceptions import JobNotFound, KcolorsError, StorageUnavailable
 from worker.job import Job
 from worker.job_events import announce
 from worker.processing import fail_job, run_job
-from worker.reconcile import reconcile
+from worker.reconcile import ReconcileReport, reconcile
 from worker.redis_clients import redis_for
 from worker.reuse import remember_results
 from worker.settings import Settings
@@ -143,6 +144,24 @@ def process_job(self: JobTask, job_id: str) -> str | None:
 SWEEP_OWNER_KEY = "kcolors:sweep-owner"
 
 
+def requeue_lost(
+    app: Celery, storage: Storage, broker: redis.Redis, **options: Any
+) -> ReconcileReport:
+    """`reconcile` for this service's queue and tasks, enqueueing through `app`; `options` are
+    reconcile's (`min_age_seconds`, `created_after`, `dry_run`). The sweep and `kcolors
+    reconcile` both use it."""
+    return reconcile(
+        storage,
+        broker,
+        lambda task, item_id: app.send_task(task, args=[item_id]),
+        queue=QUEUE,
+        job_task=PROCESS_JOB_TASK,
+        batch_task=EXPAND_BATCH_TASK,
+        failure_task=RECORD_FAILURE_TASK,
+        **options,
+    )
+
+
 def claim_sweep(client: redis.Redis, chain: str, seconds: int) -> bool:
     """Tell whether `chain` runs the sweep: the first to claim it keeps it while it renews it.
 
@@ -175,14 +194,10 @@ def sweep_lost_jobs(self: Task, chain: str) -> list[str] | None:
         if not claim_sweep(client, chain, 3 * interval):
             return None
         now = datetime.now(UTC)
-        report = reconcile(
+        report = requeue_lost(
+            self.app,
             worker_storage(),
             client,
-            lambda task, item_id: self.app.send_task(task, args=[item_id]),
-            queue=QUEUE,
-            job_task=PROCESS_JOB_TASK,
-            batch_task=EXPAND_BATCH_TASK,
-            failure_task=RECORD_FAILURE_TASK,
             min_age_seconds=settings.hard_time_limit + interval,
             created_after=now - timedelta(seconds=defaults.SWEEP_WINDOW_SECONDS),
         )

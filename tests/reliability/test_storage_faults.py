@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import pytest
@@ -71,9 +72,9 @@ def test_submitting_while_storage_is_down_answers_503_json(settings, start_live_
     assert requests.get(f"{server.url}/readyz", timeout=30).status_code == 200
 
 
-def test_a_job_caught_by_a_short_outage_retries_and_succeeds(
-    settings, start_worker, start_live_server, s3
-):
+@contextlib.contextmanager
+def outage_during_a_job(settings, start_worker, start_live_server, s3):
+    """Start a worker, the app and a few seconds' job; stop S3 once it runs, start it after."""
     worker = start_worker(settings)
     server = start_live_server(settings)
     storage = open_storage(settings)
@@ -81,9 +82,17 @@ def test_a_job_caught_by_a_short_outage_retries_and_succeeds(
     wait_for_document(storage, job["id"], ["running"])
     s3.stop()
     try:
-        wait_until(lambda: "retry 1" in worker.log(), 60, "the job never retried")
+        yield worker, server, storage, job
     finally:
         s3.start()
+
+
+def test_a_job_caught_by_a_short_outage_retries_and_succeeds(
+    settings, start_worker, start_live_server, s3
+):
+    with outage_during_a_job(settings, start_worker, start_live_server, s3) as outage:
+        worker, server, _, job = outage
+        wait_until(lambda: "retry 1" in worker.log(), 60, "the job never retried")
     [document] = wait_for_jobs(server.url, [job["id"]], timeout=120)
     assert document["status"] == "succeeded", document
     assert document["attempts"] >= 2 and len(document["results"]) == 4
@@ -92,17 +101,10 @@ def test_a_job_caught_by_a_short_outage_retries_and_succeeds(
 def test_a_job_outlasting_its_retries_never_stays_running(
     settings, start_worker, start_live_server, s3
 ):
-    worker = start_worker(settings)
-    server = start_live_server(settings)
-    storage = open_storage(settings)
-    job = submit_image(server.url, slow_png(), k="2,4,8,16")
-    wait_for_document(storage, job["id"], ["running"])
-    s3.stop()
-    try:
+    with outage_during_a_job(settings, start_worker, start_live_server, s3) as outage:
+        worker, server, storage, job = outage
         # Two retries, then the failure cannot be recorded either: storage is still down.
         wait_until(lambda: "could not record failure" in worker.log(), 90, worker.log())
-    finally:
-        s3.start()
     # Nobody runs `kcolors reconcile`: the worker records the failure once storage is back.
     document = wait_for_document(storage, job["id"], ["failed"], timeout=90)
     assert document["error"]["code"] == "storage_unavailable", document

@@ -21,7 +21,7 @@ def test_writes_run_in_order_on_one_other_thread():
         writes.wait()
     assert done == list(range(50))
     assert threads and threading.get_ident() not in threads and len(threads) == 1
-    assert writes.seconds >= 0
+    assert writes.seconds > 0  # the time the writes took is counted
 
 
 def test_a_failed_write_stops_every_later_one_and_is_raised():
