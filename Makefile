@@ -18,9 +18,12 @@ system-deps:
 node-deps: system-deps
 	npm ci --prefix tests/s3rver --no-audit --no-fund --loglevel=error
 
+# Style, the layers of the packages (import-linter: pyproject.toml), and types in the domain.
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 test: setup lint
 	$(PY) -m pytest

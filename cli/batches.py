@@ -9,14 +9,6 @@ import click
 from cli.client import call, follow
 
 
-def parse_ks(ks: tuple[str, ...]) -> list[int]:
-    """k values given repeated or comma-separated, as integers."""
-    try:
-        return [int(k) for value in ks for k in value.split(",") if k.strip()]
-    except ValueError:
-        raise click.BadParameter(f"k values must be whole numbers: {', '.join(ks)}") from None
-
-
 def describe(batch: dict[str, Any]) -> str:
     """One line on a batch's progress."""
     s = batch["summary"]

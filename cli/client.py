@@ -11,6 +11,8 @@ from typing import Any
 import click
 import requests
 
+from cli.params import given_params, param_options, params_from_options
+
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 # The client's token, one of the server's KCOLORS_API_TOKENS.
 TOKEN_VARIABLE = "KCOLORS_API_TOKEN"
@@ -155,39 +157,28 @@ def finish(job: dict[str, Any], server: str) -> None:
     "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--prefix", help="submit a batch: every image under this storage prefix instead")
-@click.option("-k", "ks", multiple=True, help="k values, repeated or comma-separated")
-@click.option("--dither/--no-dither", default=False)
-@click.option("--space", type=click.Choice(["rgb", "lab"]), default="rgb")
-@click.option("--format", "output_format", type=click.Choice(["png", "webp"]), default="png")
-@click.option("--target-psnr", type=float, help="let the engine pick k for this PSNR (dB)")
+@param_options
 @click.option("--wait", is_flag=True, help="poll until the job finishes, then print its stats")
 @click.option("--timeout", default=600.0, show_default=True, help="seconds --wait waits")
 @server_option
 def submit(
-    file: Path | None, prefix, ks, dither, space, output_format, target_psnr, wait, timeout, server
+    file: Path | None, prefix: str | None, wait: bool, timeout: float, server: str, **options: Any
 ) -> None:
     """Submit FILE (or, with --prefix, a batch); print the id (with --wait, the results)."""
     server = server.rstrip("/")
     if (file is None) == (prefix is None):
         raise click.UsageError("give either FILE or --prefix PREFIX")
+    params_from_options(options)  # the server checks again; a typo costs no upload
+    fields = given_params(options)
     if prefix is not None:
-        from cli.batches import parse_ks, submit_batch
+        from cli.batches import submit_batch
 
-        fields = {"k": parse_ks(ks), "dither": dither, "space": space, "format": output_format}
-        fields["target_psnr"] = target_psnr
         submit_batch(server, prefix, fields, wait, timeout)
         return
-    fields: dict[str, Any] = {
-        "dither": str(dither).lower(),
-        "space": space,
-        "format": output_format,
-    }
-    if ks:
-        fields["k"] = list(ks)
-    if target_psnr is not None:
-        fields["target_psnr"] = str(target_psnr)
+    form = {name: [str(v) for v in value] if name == "k" else str(value).lower()
+            for name, value in fields.items()}  # fmt: skip
     with file.open("rb") as image:
-        job = call("POST", f"{server}/api/jobs", data=fields, files={"image": (file.name, image)})
+        job = call("POST", f"{server}/api/jobs", data=form, files={"image": (file.name, image)})
     if not wait:
         click.echo(describe(job))
         return

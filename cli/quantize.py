@@ -9,39 +9,28 @@ from typing import Any
 
 import click
 
+from cli.params import param_options, params_from_options
+from kcolors.engine.params import QuantizeParams
+
 
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-k", "ks", type=int, multiple=True, help="Number of colours (2-256); repeatable.")
+@param_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Output file (only with a single output).")  # fmt: skip
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the outputs (default: beside the input).")  # fmt: skip
-@click.option("--dither/--no-dither", default=False, help="Floyd-Steinberg dithering.")
-@click.option("--space", type=click.Choice(["rgb", "lab"]), default="rgb",
-              help="Colour space of the clustering.")  # fmt: skip
-@click.option("--seed", type=click.IntRange(min=0), default=0, help="Random seed.")
-@click.option("--target-psnr", type=float, help="Pick the fewest colours reaching this PSNR (dB).")
-@click.option("--format", "output_format", type=click.Choice(["png", "webp"]), default="png")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
 def quantize(
-    input_path: Path,
-    ks: tuple[int, ...],
-    output: Path | None,
-    out_dir: Path | None,
-    dither: bool,
-    space: str,
-    seed: int,
-    target_psnr: float | None,
-    output_format: str,
-    as_json: bool,
+    input_path: Path, output: Path | None, out_dir: Path | None, as_json: bool, **options: Any
 ) -> None:
     """Write k-colour versions of INPUT as <stem>.k<K>.png and print their statistics."""
     # Imported here so that `kcolors --help` and the other commands do not pay for numpy.
-    from worker.exceptions import KcolorsError
-    from worker.quantize import QuantizeOptions, quantize_image
+    from kcolors.engine.quantize import quantize_image
+    from kcolors.errors import KcolorsError
 
-    if output is not None and (out_dir is not None or len(ks) + (target_psnr is not None) != 1):
+    params = params_from_options(options)
+    if output is not None and (out_dir is not None or output_count(params) != 1):
         raise click.UsageError("-o/--output needs exactly one output (one -k or --target-psnr)")
     try:
         data = input_path.read_bytes()
@@ -57,14 +46,7 @@ def quantize(
         written.append({"path": str(path), **result.stats})
 
     try:
-        options = QuantizeOptions(
-            dither=dither,
-            space=space,
-            seed=seed,
-            output_format=output_format,
-            target_psnr=target_psnr,
-        )
-        report = quantize_image(data, ks, options, on_output=save)
+        report = quantize_image(data, params, on_output=save)
     except KcolorsError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from exc
     if as_json:
@@ -72,6 +54,11 @@ def quantize(
         sys.stdout.write("\n")
     else:
         click.echo(format_table(input_path, report.input_stats, written))
+
+
+def output_count(params: QuantizeParams) -> int:
+    """How many files the parameters make: one per k, one more for a target."""
+    return len(params.k) + (params.target_psnr is not None)
 
 
 def format_table(input_path: Path, input_stats: dict[str, Any], outputs: list[dict]) -> str:

@@ -11,8 +11,9 @@ def show_queue() -> None:
     """Print how many jobs wait in the broker and which workers answer."""
     import redis
 
-    from worker.celery_app import QUEUE, create_celery_app
-    from worker.settings import Settings
+    from kcolors.jobs.broker import QUEUE
+    from kcolors.jobs.settings import Settings
+    from worker.celery_app import create_celery_app
 
     settings = Settings.from_env()
     if not settings.broker_url:

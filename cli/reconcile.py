@@ -6,12 +6,12 @@ import json
 
 import click
 
-DEFAULT_MIN_AGE_SECONDS = 60  # the same as worker.reconcile's, kept here so --help stays light
+from kcolors import defaults
 
 
 @click.command()
 @click.option("--min-age", "min_age_seconds", type=click.FloatRange(min=0),
-              default=DEFAULT_MIN_AGE_SECONDS, show_default=True,
+              default=defaults.RECONCILE_MIN_AGE_SECONDS, show_default=True,
               help="Skip jobs younger than this (seconds): they may be enqueueing.")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Only list the jobs that would be enqueued.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -20,15 +20,16 @@ def reconcile(min_age_seconds: float, dry_run: bool, as_json: bool) -> None:
     # Imported here so that `kcolors --help` and `kcolors quantize` stay light.
     import redis
 
-    from worker.celery_app import FALLBACK_BROKER_URL, create_celery_app
-    from worker.exceptions import KcolorsError
-    from worker.settings import Settings
-    from worker.storage import open_storage
-    from worker.tasks import requeue_lost
+    from kcolors.errors import KcolorsError
+    from kcolors.jobs.broker import broker_url
+    from kcolors.jobs.settings import Settings
+    from kcolors.jobs.storage import open_storage
+    from worker.celery_app import create_celery_app
+    from worker.sweep import requeue_lost
 
     settings = Settings.from_env()
     celery = create_celery_app(settings)
-    broker = redis.Redis.from_url(settings.broker_url or FALLBACK_BROKER_URL, socket_timeout=10)
+    broker = redis.Redis.from_url(broker_url(settings), socket_timeout=10)
     try:
         report = requeue_lost(
             celery, open_storage(settings), broker, min_age_seconds=min_age_seconds, dry_run=dry_run

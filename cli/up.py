@@ -67,9 +67,9 @@ def stop(children: list[subprocess.Popen]) -> None:
 def up(host: str, port: int | None, workers: int) -> None:
     """Run web server, worker and (unless KCOLORS_BROKER_URL is set) an embedded Valkey."""
     # Imported here: `kcolors quantize` must start without the service's libraries.
-    from worker import defaults
-    from worker.settings import Settings
-    from worker.storage import open_storage
+    from kcolors import defaults
+    from kcolors.jobs.settings import Settings
+    from kcolors.jobs.storage import open_storage
 
     settings = Settings.from_env()
     port = defaults.WEB_PORT if port is None else port

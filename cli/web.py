@@ -22,9 +22,9 @@ class WebServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        from kcolors.jobs.logs import configure_logging
+        from kcolors.jobs.settings import Settings
         from web import create_app
-        from worker.logs import configure_logging
-        from worker.settings import Settings
 
         settings = Settings.from_env()
         configure_logging(settings.log_level, settings.log_format)
@@ -38,9 +38,9 @@ class WebServer(BaseApplication):
 @click.option("--threads", default=4, show_default=True, type=int, help="threads per process")
 def web(host: str, port: int | None, workers: int, threads: int) -> None:
     """Serve the web app and JSON API with gunicorn."""
-    import worker.metrics  # noqa: F401  (one metrics directory for all gunicorn processes)
-    from worker import defaults
-    from worker.settings import Settings
+    import kcolors.jobs.metrics  # noqa: F401  (one metrics directory for all gunicorn processes)
+    from kcolors import defaults
+    from kcolors.jobs.settings import Settings
 
     settings = Settings.from_env()
     if not settings.secret_key:

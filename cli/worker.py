@@ -9,8 +9,8 @@ import click
 @click.option("--concurrency", default=1, show_default=True, type=int, help="worker processes")
 def worker(concurrency: int) -> None:
     """Run a Celery worker (the same as `celery -A worker.celery_app worker`)."""
+    from kcolors.jobs.settings import Settings
     from worker.celery_app import app
-    from worker.settings import Settings
 
     app.worker_main(
         [

@@ -2,6 +2,7 @@
 
 import pytest
 
+from kcolors.jobs.settings import Settings
 from tests.fixtures.browser import (  # noqa: F401  (fixtures, found by pytest by name)
     chromium,
     open_tab,
@@ -11,6 +12,7 @@ from tests.fixtures.browser import (  # noqa: F401  (fixtures, found by pytest b
 from tests.fixtures.s3rver import s3rver  # noqa: F401  (a fixture)
 from tests.fixtures.servers import (  # noqa: F401  (fixtures, found by pytest by name)
     aws_credentials,
+    broker,
     celery_worker,
     live_server,
     s3_bucket,
@@ -22,7 +24,6 @@ from tests.fixtures.servers import (  # noqa: F401  (fixtures, found by pytest b
     valkey_server,
 )
 from web import create_app
-from worker.settings import Settings
 
 
 @pytest.fixture

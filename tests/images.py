@@ -1,4 +1,4 @@
-"""Small test pictures made on the fly with Pillow."""
+"""Test pictures made on the fly with numpy and Pillow: the one image helper of the suite."""
 
 from __future__ import annotations
 
@@ -24,11 +24,21 @@ def gradient_image(width: int = 64, height: int = 48, seed: int = 0) -> Image.Im
     return Image.fromarray(pixels, "RGB")
 
 
-def encode(image: Image.Image, format: str = "PNG") -> bytes:
-    """Return the picture's bytes in `format`."""
+def encode(pixels_or_image, fmt: str = "PNG", **params) -> bytes:
+    """Encode an array or a Pillow image to bytes."""
+    image = pixels_or_image
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
     buffer = io.BytesIO()
-    image.save(buffer, format=format)
+    image.save(buffer, fmt, **params)
     return buffer.getvalue()
+
+
+def decode(data: bytes) -> Image.Image:
+    """Open encoded bytes with Pillow and load them."""
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
 
 
 def gradient_png(width: int = 64, height: int = 48, seed: int = 0) -> bytes:
@@ -44,3 +54,32 @@ def chelsea_png(scale: int = 1) -> bytes:
     if scale != 1:
         image = image.resize((image.width * scale, image.height * scale), Image.Resampling.LANCZOS)
     return encode(image)
+
+
+def three_colors(height: int = 24, width: int = 30) -> np.ndarray:
+    """Horizontal bands of exactly three colours (red, teal, white) in unequal amounts."""
+    pixels = np.empty((height, width, 3), dtype=np.uint8)
+    pixels[: height // 2] = (200, 30, 40)
+    pixels[height // 2 : height * 5 // 6] = (10, 120, 130)
+    pixels[height * 5 // 6 :] = (255, 255, 255)
+    return pixels
+
+
+def noisy_photo(height: int = 60, width: int = 80, seed: int = 1) -> np.ndarray:
+    """A smooth colourful gradient plus noise: many distinct colours, like a small photo."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    pixels = np.stack(
+        [255 * x / width, 255 * y / height, 128 + 100 * np.sin(x / 7.0) * np.cos(y / 5.0)],
+        axis=2,
+    )
+    pixels += rng.normal(0, 12, pixels.shape)
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+
+
+def with_alpha(pixels: np.ndarray) -> np.ndarray:
+    """Add an alpha channel: a fully transparent left third, a half-transparent stripe."""
+    alpha = np.full(pixels.shape[:2], 255, dtype=np.uint8)
+    alpha[:, : pixels.shape[1] // 3] = 0
+    alpha[:4, -6:] = 128
+    return np.dstack([pixels, alpha])

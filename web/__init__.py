@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from worker.settings import Settings
+from kcolors.jobs.settings import Settings
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

@@ -6,23 +6,19 @@ import mimetypes
 
 from flask import Blueprint, Response, jsonify, redirect, request, send_file, url_for
 
+from kcolors import defaults
+from kcolors.engine.params import whole_number
+from kcolors.errors import InvalidParameter, ObjectNotFound, ResultNotFound
+from kcolors.jobs.events import document_etag
+from kcolors.jobs.job import list_jobs, load_job, result_filename
+from kcolors.jobs.storage import LocalStorage
 from web.openapi import openapi_document
 from web.services import get_settings, get_storage, submit_job
 from web.submission import parse_submission
+from web.urls import with_urls
 from web.waiting import NotModified, parse_wait, read_when_changed
-from worker.exceptions import InvalidParameter, ObjectNotFound
-from worker.job import list_jobs, load_job, result_filename
-from worker.job_events import document_etag
-from worker.storage import LocalStorage
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-DEFAULT_LIST_LIMIT = 20
-MAX_LIST_LIMIT = 100
-
-
-class ResultNotFound(ObjectNotFound):
-    code = "result_not_found"
 
 
 @bp.post("/jobs")
@@ -35,16 +31,27 @@ def create_job() -> tuple[dict, int, dict[str, str]]:
         "Location": url_for("api.get_job", job_id=document["id"]),
         "ETag": f'"{document_etag(document)}"',
     }
-    return document, 202, headers
+    return with_urls(document), 202, headers
 
 
 @bp.get("/jobs")
 def list_recent_jobs() -> dict:
     """Return the most recent jobs, newest first."""
-    raw = request.args.get("limit", str(DEFAULT_LIST_LIMIT))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIST_LIMIT:
-        raise InvalidParameter(f"limit must be a whole number from 1 to {MAX_LIST_LIMIT}")
-    return {"jobs": [job.to_dict() for job in list_jobs(get_storage(), int(raw))]}
+    limit = list_limit(request.args.get("limit"))
+    return {"jobs": [with_urls(job.to_dict()) for job in list_jobs(get_storage(), limit)]}
+
+
+def list_limit(raw: str | None) -> int:
+    """Read `?limit=N`: a whole number from 1 to `defaults.MAX_LIST_LIMIT` (plain ASCII digits)."""
+    if raw is None:
+        return defaults.DEFAULT_LIST_LIMIT
+    try:
+        limit = whole_number(raw)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= defaults.MAX_LIST_LIMIT:
+        raise InvalidParameter(f"limit must be a whole number from 1 to {defaults.MAX_LIST_LIMIT}")
+    return limit
 
 
 @bp.get("/jobs/<job_id>")
@@ -64,7 +71,7 @@ def get_job(job_id: str) -> Response:
     else:
         job = load_job(get_storage(), job_id)
     document = job.to_dict()
-    response = jsonify(document)
+    response = jsonify(with_urls(document))
     response.set_etag(document_etag(document))
     return response.make_conditional(request)
 
@@ -112,4 +119,4 @@ def serve_object(key: str, download_name: str | None = None) -> Response:
 @bp.get("/openapi.json")
 def openapi() -> dict:
     """Return the OpenAPI 3 description of this API."""
-    return openapi_document()
+    return openapi_document(get_settings())

@@ -6,17 +6,12 @@ import hmac
 
 from flask import Flask, request
 
+from kcolors.errors import Unauthorized
 from web.services import get_settings
-from worker.exceptions import KcolorsError
 
 # Reading one job by its id stays open: the id is an unguessable capability (80 random bits),
 # and the job page in the browser polls these endpoints without any token.
 OPEN_ENDPOINTS = {"api.get_job", "api.get_result", "api.get_input", "api.openapi"}
-
-
-class Unauthorized(KcolorsError):
-    code = "unauthorized"
-    http_status = 401
 
 
 def bearer_token() -> str | None:

@@ -6,10 +6,16 @@ from pathlib import PurePosixPath
 
 from flask import Blueprint, Response, request, url_for
 
-from web.services import enqueue_task, get_settings, get_storage
-from web.submission import InvalidJson, MissingImage, UnsupportedMediaType, build_params, parse_ks
-from worker import metrics
-from worker.batch import (
+from kcolors.engine.probe import probe_image
+from kcolors.errors import (
+    BatchTooLarge,
+    EmptyBatch,
+    KcolorsError,
+    MissingImage,
+    UnsupportedMediaType,
+)
+from kcolors.jobs import metrics
+from kcolors.jobs.batch import (
     MAX_BATCH_IMAGES,
     Batch,
     item_jobs,
@@ -20,22 +26,11 @@ from worker.batch import (
     summary,
     upload_key,
 )
-from worker.celery_app import EXPAND_BATCH_TASK
-from worker.exceptions import InvalidParameter, KcolorsError
-from worker.probe import probe_image
-from worker.storage import check_key
+from kcolors.jobs.broker import EXPAND_BATCH_TASK
+from web.services import enqueue_task, get_settings, get_storage
+from web.submission import form_params, json_body, json_params, source_key
 
 bp = Blueprint("batches", __name__, url_prefix="/api")
-
-
-class EmptyBatch(KcolorsError):
-    code = "empty_batch"
-    http_status = 422
-
-
-class BatchTooLarge(KcolorsError):
-    code = "batch_too_large"
-    http_status = 413
 
 
 @bp.post("/batches")
@@ -56,16 +51,9 @@ def create_batch() -> tuple[dict, int, dict[str, str]]:
 
 def batch_from_prefix() -> Batch:
     """A batch over every object under a storage prefix the service may read."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidJson("the body must be a JSON object")
-    prefix, settings = body.get("prefix"), get_settings()
-    if not isinstance(prefix, str) or not prefix.startswith(settings.source_prefix):
-        message = f"`prefix` must be a storage prefix under {settings.source_prefix!r}"
-        raise InvalidParameter(message, code="invalid_source")
-    check_key(prefix.rstrip("/") or ".")
-    k = body.get("k", [])
-    params = build_params(body, parse_ks(k if isinstance(k, list) else [k]), settings)
+    body, settings = json_body(request), get_settings()
+    prefix = source_key(body.get("prefix"), settings, field="prefix")
+    params = json_params(body, settings, besides="prefix")
     keys = get_storage().list(prefix)
     check_size(len(keys), f"no object under {prefix!r}")
     names = [(key.removeprefix(prefix).lstrip("/") or key, key) for key in keys]
@@ -79,20 +67,20 @@ def batch_from_uploads() -> Batch:
     if not files:
         raise MissingImage("send the pictures as repeated multipart fields `image`")
     check_size(len(files), "no picture sent")
-    params = build_params(request.form.to_dict(), parse_ks(request.form.getlist("k")), settings)
+    params = form_params(request, settings)
     uploads = []
     for number, file in enumerate(files):
         data = file.read()
         name = PurePosixPath(file.filename or f"image-{number}").name
         try:
-            info = probe_image(data, settings.max_pixels)
+            probed = probe_image(data, settings.max_pixels)
         except KcolorsError as exc:
             raise type(exc)(f"{name}: {exc.message}", code=exc.code) from None
-        uploads.append((name, data, info))
+        uploads.append((name, data, probed))
     batch = Batch.create(params, {"uploads": len(uploads)}, [])
-    for number, (name, data, info) in enumerate(uploads):
-        key = upload_key(batch.id, number, info["extension"])
-        storage.put(key, data, f"image/{info['format']}")
+    for number, (name, data, probed) in enumerate(uploads):
+        key = upload_key(batch.id, number, probed.format.extension)
+        storage.put(key, data, probed.format.media_type)
         batch.items.append({"name": name, "key": key, "job_id": None, "error": None})
     return batch
 

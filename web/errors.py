@@ -7,7 +7,7 @@ import re
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from worker.exceptions import KcolorsError
+from kcolors.errors import KcolorsError
 
 
 def error_response(status: int, code: str, message: str) -> tuple[Response, int]:

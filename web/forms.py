@@ -1,13 +1,17 @@
-"""The upload form of the home page: fields, presets, and the API parameters it stands for."""
+"""The upload form of the home page: fields and presets; its parameters are checked by the one
+parameter model (`QuantizeParams`), as the API's are."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, DecimalField, RadioField, SelectChoice, SelectField, StringField
-from wtforms.validators import NumberRange, Optional, ValidationError
+from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField
+from wtforms.validators import ValidationError
 
-from worker import defaults
+from kcolors.engine.params import QuantizeParams
+from kcolors.errors import InvalidParameter
 
 # Each preset's value is the comma-separated k list sent to the job.
 K_PRESETS = (
@@ -18,7 +22,7 @@ K_PRESETS = (
 )
 CUSTOM = "custom"
 AUTO = "auto"
-DEFAULT_TARGET_PSNR_DB = 35
+DEFAULT_TARGET_PSNR_DB = "35"
 
 
 class JobForm(FlaskForm):
@@ -35,12 +39,7 @@ class JobForm(FlaskForm):
         default=K_PRESETS[0].value,
     )
     k_custom = StringField("Custom k values", render_kw={"placeholder": "e.g. 3, 6, 12"})
-    target_psnr = DecimalField(
-        "Target quality (PSNR, dB)",
-        default=DEFAULT_TARGET_PSNR_DB,
-        places=None,
-        validators=[Optional(), NumberRange(min=10, max=80)],
-    )
+    target_psnr = StringField("Target quality (PSNR, dB)", default=DEFAULT_TARGET_PSNR_DB)
     dither = BooleanField("Dithering (Floyd-Steinberg)")
     space = SelectField(
         "Colour space for clustering",
@@ -57,41 +56,40 @@ class JobForm(FlaskForm):
     )
 
     def validate_k_custom(self, field: StringField) -> None:
-        """Require a custom list of whole numbers in range when "Custom list" is chosen."""
-        if self.k_choice.data != CUSTOM:
-            return
-        items = split_ks(field.data)
-        if not items:
+        """Require a custom list when "Custom list" is chosen."""
+        if self.k_choice.data == CUSTOM and not (field.data or "").strip(" ,;"):
             raise ValidationError("Enter at least one k value, e.g. 3, 6, 12.")
-        for item in items:
-            if not item.isdigit() or not defaults.MIN_K <= int(item) <= defaults.MAX_K:
-                raise ValidationError(
-                    f"{item!r} is not a whole number from {defaults.MIN_K} to {defaults.MAX_K}."
-                )
 
     def validate_k_choice(self, field: RadioField) -> None:
-        """Require a target quality when "Auto" is chosen (the field itself is optional)."""
-        if field.data == AUTO and self.target_psnr.data is None:
+        """Require a target quality when "Auto" is chosen."""
+        if field.data == AUTO and not (self.target_psnr.data or "").strip():
             raise ValidationError("Enter a target PSNR in dB, e.g. 35.")
 
-    def job_params(self) -> dict[str, str]:
-        """Return the choices as the API's multipart fields (`k`, `dither`, `space`, ...)."""
-        params = {
-            "dither": "true" if self.dither.data else "false",
-            "space": self.space.data,
-            "format": self.format.data,
-        }
+    def job_params(self, max_k_values: int) -> QuantizeParams | None:
+        """Return the validated parameters, or None with the model's message on the field."""
+        try:
+            return QuantizeParams.parse(self.fields(), max_k_values)
+        except InvalidParameter as exc:
+            name = {"k": "k_custom" if self.k_choice.data == CUSTOM else "k_choice"}.get(
+                exc.field or "", exc.field or "k_choice"
+            )
+            getattr(self, name, self.k_choice).errors.append(f"{exc.message}.")
+            return None
+
+    def fields(self) -> dict[str, Any]:
+        """The choices as the API's fields (`k`, `dither`, `space`, ...)."""
+        fields = {"dither": self.dither.data, "space": self.space.data, "format": self.format.data}
         if self.k_choice.data == AUTO:
-            params["k"] = ""
-            params["target_psnr"] = str(self.target_psnr.data)
+            fields["k"] = ""
+            fields["target_psnr"] = self.target_psnr.data
         elif self.k_choice.data == CUSTOM:
-            params["k"] = ",".join(split_ks(self.k_custom.data))
+            fields["k"] = (self.k_custom.data or "").replace(";", ",").replace(" ", ",")
         else:
-            params["k"] = self.k_choice.data
-        return params
+            fields["k"] = self.k_choice.data
+        return fields
 
 
-def split_ks(text: str | None) -> list[str]:
-    """Split a typed list such as "3, 6; 12" into its non-empty items."""
-    items = (text or "").replace(";", ",").replace(" ", ",").split(",")
-    return [item.strip() for item in items if item.strip()]
+def sentence(message: str) -> str:
+    """Capitalise a message and end it with a full stop, as a sentence on a page."""
+    message = message.strip()
+    return f"{message[:1].upper()}{message[1:]}{'' if message.endswith('.') else '.'}"

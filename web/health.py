@@ -2,9 +2,9 @@
 
 from flask import Blueprint
 
+from kcolors.errors import KcolorsError
 from web.errors import error_response
 from web.services import check_broker, get_storage
-from worker.exceptions import KcolorsError
 
 bp = Blueprint("health", __name__)
 

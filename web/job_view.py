@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from kcolors.jobs.job import result_filename
 from web.chart import human_bytes, quality_size_chart
-from worker.job import result_filename, result_url
+from web.urls import input_url, result_url
 
 STATUS_TEXT = {
     "queued": "Waiting for a worker…",
@@ -32,11 +33,6 @@ def describe_job(job: dict[str, Any]) -> dict[str, Any]:
         else None,
         "chart": quality_size_chart(results),
     }
-
-
-def input_url(job_id: str) -> str:
-    """Return the API path of a job's uploaded image."""
-    return f"/api/jobs/{job_id}/input"
 
 
 def describe_list_item(job: dict[str, Any]) -> dict[str, Any]:

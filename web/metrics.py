@@ -8,9 +8,9 @@ import redis
 from flask import Blueprint, Response, current_app, g, request
 from prometheus_client import CollectorRegistry
 
-from worker import metrics
-from worker.celery_app import QUEUE
-from worker.logs import CURRENT_JOB_ID
+from kcolors.jobs import metrics
+from kcolors.jobs.broker import QUEUE
+from kcolors.jobs.logs import CURRENT_JOB_ID
 
 bp = Blueprint("metrics", __name__)
 

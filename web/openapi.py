@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import functools
+import re
 from typing import Any
 
-from worker.defaults import MAX_WAIT_SECONDS
+from kcolors.defaults import MAX_LIST_LIMIT, MAX_WAIT_SECONDS
+from kcolors.engine.params import QuantizeParams
+from kcolors.jobs.settings import Settings
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 
@@ -41,18 +45,6 @@ SCHEMAS: dict[str, Any] = {
                 "required": ["code", "message"],
                 "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
             }
-        },
-    },
-    "Params": {
-        "type": "object",
-        "required": ["k", "dither", "space", "target_psnr", "seed", "format"],
-        "properties": {
-            "k": {"type": "array", "items": {"type": "integer", "minimum": 2, "maximum": 256}},
-            "dither": {"type": "boolean"},
-            "space": {"enum": ["rgb", "lab"]},
-            "target_psnr": {"type": ["number", "null"]},
-            "seed": {"type": "integer"},
-            "format": {"enum": ["png", "webp"]},
         },
     },
     "Result": {
@@ -153,35 +145,7 @@ PATHS: dict[str, Any] = {
     "/api/jobs": {
         "post": {
             "summary": "Submit an image (multipart) or a stored source (JSON) and k values",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["image"],
-                            "properties": {
-                                "image": {"type": "string", "format": "binary"},
-                                "k": {"type": "string", "description": "repeated or 2,5,10"},
-                                "dither": {"type": "boolean"},
-                                "space": {"enum": ["rgb", "lab"]},
-                                "target_psnr": {"type": "number"},
-                                "format": {"enum": ["png", "webp"]},
-                            },
-                        }
-                    },
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["source"],
-                            "properties": {
-                                "source": {"type": "string"},
-                                "k": {"type": "array", "items": {"type": "integer"}},
-                            },
-                        }
-                    },
-                },
-            },
+            "requestBody": "see request_bodies()",
             "responses": {
                 "202": {
                     **_json("accepted; `Location` names the job", "Job"),
@@ -198,7 +162,11 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "The most recent jobs, newest first",
             "parameters": [
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 100}}
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT},
+                }
             ],
             "responses": {"200": _json("jobs", "JobList"), "422": _error("bad limit")},
         },
@@ -272,14 +240,66 @@ PATHS: dict[str, Any] = {
 }
 
 
+def params_schema() -> dict[str, Any]:
+    """The parameters as job and batch documents show them: the model's own JSON Schema."""
+    schema = QuantizeParams.model_json_schema(mode="serialization")
+    return {**schema, "required": list(QuantizeParams.model_fields)}
+
+
+def request_fields(settings: Settings) -> dict[str, Any]:
+    """The parameters a request may send: the model's fields, with this server's k limit."""
+    properties = QuantizeParams.model_json_schema()["properties"]
+    properties = {name: {**schema} for name, schema in properties.items()}
+    for schema in properties.values():
+        schema.pop("title", None)
+    properties["k"]["maxItems"] = settings.max_k_values
+    return properties
+
+
+def request_body(settings: Settings, name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A job or batch request: multipart with images, or JSON naming stored images (`name`)."""
+    source = {
+        "type": "string",
+        "pattern": f"^{re.escape(settings.source_prefix)}",
+        "description": "a storage key (or prefix) under the server's KCOLORS_SOURCE_PREFIX",
+    }
+    fields = request_fields(settings)
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image"],
+                    "properties": {"image": schema, **fields},
+                },
+                "encoding": {"k": {"style": "form", "explode": True}},
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": [name],
+                    "additionalProperties": False,
+                    "properties": {name: source, **fields},
+                }
+            },
+        },
+    }
+
+
 @functools.cache
-def openapi_document() -> dict[str, Any]:
-    """Return the OpenAPI document."""
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    """Return the OpenAPI document of a server with these settings."""
     from web.openapi_batches import BATCH_PATHS, BATCH_SCHEMAS  # it builds on this module
 
+    paths = copy.deepcopy({**PATHS, **BATCH_PATHS})
+    image = {"type": "string", "format": "binary"}
+    paths["/api/jobs"]["post"]["requestBody"] = request_body(settings, "source", image)
+    images = {"type": "array", "items": image}
+    paths["/api/batches"]["post"]["requestBody"] = request_body(settings, "prefix", images)
     return {
         "openapi": "3.1.0",
         "info": {"title": "kcolors", "version": "1"},
-        "paths": {**PATHS, **BATCH_PATHS},
-        "components": {"schemas": {**SCHEMAS, **BATCH_SCHEMAS}},
+        "paths": paths,
+        "components": {"schemas": {**SCHEMAS, **BATCH_SCHEMAS, "Params": params_schema()}},
     }

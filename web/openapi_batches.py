@@ -79,34 +79,7 @@ BATCH_PATHS: dict[str, Any] = {
     "/api/batches": {
         "post": {
             "summary": "Submit many images (a storage prefix as JSON, or several uploads) and k",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["image"],
-                            "properties": {
-                                "image": {
-                                    "type": "array",
-                                    "items": {"type": "string", "format": "binary"},
-                                },
-                                "k": {"type": "string", "description": "repeated or 2,5,10"},
-                            },
-                        }
-                    },
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["prefix"],
-                            "properties": {
-                                "prefix": {"type": "string"},
-                                "k": {"type": "array", "items": {"type": "integer"}},
-                            },
-                        }
-                    },
-                },
-            },
+            "requestBody": "see openapi.request_body()",
             "responses": {
                 "202": _json("accepted; `Location` names the batch", "Batch"),
                 "400": _error("malformed request"),

@@ -10,14 +10,18 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
+from kcolors import defaults
+from kcolors.engine import params
+from kcolors.engine.formats import FORMAT_NAMES
+from kcolors.engine.probe import probe_image
+from kcolors.errors import JobNotFound, KcolorsError
+from kcolors.jobs.job import Job, list_jobs, load_job
+from kcolors.jobs.settings import Settings
 from web.chart import human_bytes
-from web.forms import JobForm
+from web.forms import JobForm, sentence
 from web.job_view import describe_job, describe_list_item, parse_time
 from web.services import get_settings, get_storage, submit_job
-from web.submission import INPUT_EXTENSIONS, Submission, build_params, parse_ks, probe_image
-from worker.exceptions import JobNotFound, KcolorsError
-from worker.job import Job, list_jobs, load_job
-from worker.settings import Settings
+from web.submission import Submission
 
 bp = Blueprint("pages", __name__)
 RECENT_JOBS = 30
@@ -64,11 +68,7 @@ def short_time_filter(value: str | None) -> str:
     return parse_time(value).strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
 
 
-@bp.app_template_filter("sentence")
-def sentence_filter(message: str) -> str:
-    """Capitalise an error message and end it with a full stop, as a sentence on a page."""
-    message = message.strip()
-    return f"{message[:1].upper()}{message[1:]}{'' if message.endswith('.') else '.'}"
+bp.app_template_filter("sentence")(sentence)
 
 
 @bp.get("/")
@@ -80,15 +80,15 @@ def index() -> str:
 @bp.post("/")
 def submit() -> Response | tuple[str, int]:
     """Validate the form, create the job as the API does, and go to the job's page."""
-    form = JobForm()
-    if not form.validate_on_submit():
+    form, settings = JobForm(), get_settings()
+    job_params = form.job_params(settings.max_k_values) if form.validate_on_submit() else None
+    if job_params is None:
         return _render_form(form), 400
-    settings, fields, data = get_settings(), form.job_params(), form.image.data.read()
+    data = form.image.data.read()
     try:
-        params = build_params(fields, parse_ks([fields["k"]]), settings)
-        job = submit_job(Submission(params, probe_image(data, settings.max_pixels), upload=data))
+        job = submit_job(Submission(job_params, probe_image(data, settings.max_pixels), data))
     except KcolorsError as exc:
-        return _render_form(form, message=sentence_filter(exc.message)), exc.http_status
+        return _render_form(form, message=sentence(exc.message)), exc.http_status
     session["job_ids"] = [job.id, *session.get("job_ids", [])][:RECENT_JOBS]
     return redirect(url_for("pages.job_detail", job_id=job.id), code=303)
 
@@ -146,7 +146,11 @@ def _render_form(form: JobForm, message: str | None = None) -> str:
         max_upload_bytes=current_app.config["MAX_CONTENT_LENGTH"],
         max_pixels=settings.max_pixels,
         max_k_values=settings.max_k_values,
-        formats=", ".join(INPUT_EXTENSIONS),
+        min_k=defaults.MIN_K,
+        max_k=defaults.MAX_K,
+        min_psnr=params.MIN_TARGET_PSNR_DB,
+        max_psnr=params.MAX_TARGET_PSNR_DB,
+        formats=FORMAT_NAMES,
     )
 
 

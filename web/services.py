@@ -1,35 +1,30 @@
-"""Resources a request needs, opened lazily from the app's settings."""
+"""Resources a request needs, opened lazily from the app's settings, and job submission."""
 
 from __future__ import annotations
 
-import functools
 import logging
-from concurrent import futures
-from concurrent.futures import ThreadPoolExecutor
 
 import redis
 from celery import Celery
 from flask import current_app
 from kombu.exceptions import OperationalError
 
+from kcolors.errors import BrokerUnavailable
+from kcolors.jobs import metrics
+from kcolors.jobs.broker import PROCESS_JOB_TASK, celery_config, redis_for
+from kcolors.jobs.creation import create_job, enqueue_job
+from kcolors.jobs.job import Job
+from kcolors.jobs.settings import Settings
+from kcolors.jobs.storage import Storage, open_storage
 from web.submission import Submission
-from worker import metrics
-from worker.celery_app import PROCESS_JOB_TASK, create_celery_app
-from worker.exceptions import BrokerUnavailable, StorageUnavailable
-from worker.job import Job, input_key, job_key, save_job
-from worker.job_events import announce
-from worker.redis_clients import redis_for
-from worker.reuse import find_reusable
-from worker.settings import Settings
-from worker.storage import Storage, open_storage
 
-SUBMIT_THREADS = 16  # two round trips per submission, for several request threads at once
 log = logging.getLogger(__name__)
 
 
 def get_settings() -> Settings:
     """Return the app's settings."""
-    return current_app.config["KCOLORS_SETTINGS"]
+    settings: Settings = current_app.config["KCOLORS_SETTINGS"]
+    return settings
 
 
 def get_storage() -> Storage:
@@ -42,20 +37,19 @@ def get_redis() -> redis.Redis:
     extensions = current_app.extensions
     if "kcolors_redis" not in extensions:
         extensions["kcolors_redis"] = redis_for(get_settings())
-    return extensions["kcolors_redis"]
+    client: redis.Redis = extensions["kcolors_redis"]
+    return client
 
 
 def get_celery() -> Celery:
-    """Return the app's Celery app, created on first use."""
+    """Return the app's Celery client, made on first use: it only sends tasks, by name."""
     extensions = current_app.extensions
     if "celery" not in extensions:
-        extensions["celery"] = create_celery_app(get_settings())
-    return extensions["celery"]
-
-
-def enqueue_job(job_id: str) -> None:
-    """Send the job's id to the workers, or raise `BrokerUnavailable`."""
-    enqueue_task(PROCESS_JOB_TASK, job_id)
+        sender = Celery("kcolors", set_as_current=False)
+        sender.config_from_object(celery_config(get_settings()))
+        extensions["celery"] = sender
+    celery: Celery = extensions["celery"]
+    return celery
 
 
 def enqueue_task(task_name: str, *args: str) -> None:
@@ -74,63 +68,19 @@ def check_broker() -> None:
         raise BrokerUnavailable(f"broker unreachable: {exc}") from exc
 
 
-@functools.cache
-def submit_pool() -> ThreadPoolExecutor:
-    """This process's threads for the storage round trips of a submission, made on first use
-    (after gunicorn forked): starting threads for every request costs a millisecond each."""
-    return ThreadPoolExecutor(max_workers=SUBMIT_THREADS, thread_name_prefix="kcolors-submit")
-
-
 def submit_job(submission: Submission) -> Job:
-    """Store the input and the job document, then enqueue the job (for the API and the form)."""
-    storage = get_storage()
-    info = dict(submission.image_info)
-    extension = info.pop("extension")
-    job = Job.create(submission.params, submission.source_key or "", info)
-    source = find_reusable(storage, get_redis(), info["sha256"], submission.params)
-    if source is not None:  # same bytes, same parameters: the outputs exist already
-        job.reuse_results(source)
-        save_job(storage, job)
-        announce(get_redis(), job.to_dict())
-        return accepted(job)
-    # The input and the queued document at once: one round trip's wait, not two.
-    pool, writes = submit_pool(), []
-    if submission.upload is not None:
-        job.input["key"] = input_key(job.id, extension)
-        image_type = f"image/{info['format']}"
-        writes.append(pool.submit(storage.put, job.input["key"], submission.upload, image_type))
-    writes.append(pool.submit(save_job, storage, job))
-    futures.wait(writes)
-    try:
-        for write in writes:
-            write.result()
-    except StorageUnavailable:
-        discard_objects(storage, job, uploaded=submission.upload is not None)
-        raise
-    # The queued version, for clients that wait on the job from its 202 on.
-    announce(get_redis(), job.to_dict())
-    try:
-        enqueue_job(job.id)
-    except BrokerUnavailable as exc:
-        job.fail(exc.code, exc.message)  # never leave a document queued with no message behind it
-        save_job(storage, job)
-        announce(get_redis(), job.to_dict())
-        raise
-    return accepted(job)
-
-
-def discard_objects(storage: Storage, job: Job, uploaded: bool) -> None:
-    """Remove what a submission that failed half-way stored, if storage lets us."""
-    try:
-        storage.delete(job_key(job.id))
-        if uploaded:
-            storage.delete(job.input["key"])
-    except StorageUnavailable:
-        log.warning("job %s: objects left behind; `kcolors reconcile` will fail the job", job.id)
-
-
-def accepted(job: Job) -> Job:
-    """Count and log a job the service took on."""
+    """Create the job (the API's and the form's one path) and enqueue it unless reused."""
+    storage, notices = get_storage(), get_redis()
+    job = create_job(
+        storage,
+        notices,
+        submission.params,
+        submission.probed,
+        submission.data,
+        source_key=submission.source_key,
+    )
+    if not job.status.is_finished:
+        enqueue_job(storage, notices, job, lambda job_id: enqueue_task(PROCESS_JOB_TASK, job_id))
     metrics.JOBS_SUBMITTED.labels(kind="job").inc()
     log.info("job %s", job.status.value, extra={"job_id": job.id})
     return job

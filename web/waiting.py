@@ -16,14 +16,14 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, current_app
 
+from kcolors import defaults
+from kcolors.errors import InvalidParameter
+from kcolors.jobs.broker import redis_for
+from kcolors.jobs.events import ChangeWaiter, document_etag, latest_version
+from kcolors.jobs.job import Job, JobStatus, load_job
+from kcolors.jobs.settings import Settings
+from kcolors.jobs.storage import Storage
 from web.services import get_storage
-from worker import defaults
-from worker.exceptions import InvalidParameter
-from worker.job import Job, JobStatus, load_job
-from worker.job_events import ChangeWaiter, document_etag, latest_version
-from worker.redis_clients import redis_for
-from worker.settings import Settings
-from worker.storage import Storage
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ import logging
 
 from celery import Task, shared_task
 
-from worker import defaults
-from worker.batch import BatchNotFound, expand, item_jobs, load_batch
-from worker.celery_app import EXPAND_BATCH_TASK
-from worker.exceptions import StorageUnavailable
-from worker.job import JobStatus
+from kcolors import defaults
+from kcolors.errors import BatchNotFound, StorageUnavailable
+from kcolors.jobs.batch import expand, item_jobs, load_batch
+from kcolors.jobs.broker import EXPAND_BATCH_TASK
+from kcolors.jobs.job import JobStatus
 from worker.tasks import process_job, retry_delay, worker_redis, worker_settings, worker_storage
 
 log = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ from typing import Any
 
 from celery import signals
 
-from worker import metrics
-from worker.celery_app import SWEEP_TASK
-from worker.logs import CURRENT_JOB_ID, configure_logging
-from worker.settings import Settings, metrics_host_port
+from kcolors.jobs import metrics
+from kcolors.jobs.broker import SWEEP_TASK
+from kcolors.jobs.logs import CURRENT_JOB_ID, configure_logging
+from kcolors.jobs.settings import Settings, metrics_host_port
 
 log = logging.getLogger(__name__)
 FINISHED_STATUSES = ("succeeded", "failed")

@@ -5,30 +5,18 @@ from __future__ import annotations
 import functools
 import logging
 import random
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import redis
-from celery import Celery, Task, shared_task
+from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
-from worker import defaults, metrics
-from worker.celery_app import (
-    EXPAND_BATCH_TASK,
-    PROCESS_JOB_TASK,
-    QUEUE,
-    RECORD_FAILURE_TASK,
-    SWEEP_TASK,
-)
-from worker.exceptions import JobNotFound, KcolorsError, StorageUnavailable
-from worker.job import Job
-from worker.job_events import announce
-from worker.processing import fail_job, run_job
-from worker.reconcile import ReconcileReport, reconcile
-from worker.redis_clients import redis_for
-from worker.reuse import remember_results
-from worker.settings import Settings
-from worker.storage import Storage, open_storage
+from kcolors import defaults
+from kcolors.errors import JobNotFound, StorageUnavailable
+from kcolors.jobs.broker import PROCESS_JOB_TASK, RECORD_FAILURE_TASK, redis_for
+from kcolors.jobs.job import Job
+from kcolors.jobs.runner import after_save, fail_job, run_job
+from kcolors.jobs.settings import Settings
+from kcolors.jobs.storage import Storage, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +36,6 @@ def worker_storage() -> Storage:
 def worker_redis() -> redis.Redis:
     """Return this worker process's client of the broker's Redis (notices, reuse index)."""
     return redis_for(worker_settings())
-
-
-def after_save(client: redis.Redis, job: Job) -> None:
-    """After each save of a document: send it to the clients waiting on the job; once it is
-    finished, count it in the metrics and index a success for reuse by identical jobs."""
-    document = job.to_dict()
-    announce(client, document)
-    if job.status.is_finished:
-        remember_results(client, job)
-        try:  # from the document just saved: no need to read it back
-            metrics.record_finished_job(document, client)
-        except (redis.RedisError, OSError) as exc:
-            log.warning("job %s: metrics not recorded: %s", job.id, exc)
 
 
 def job_saved(job: Job) -> None:
@@ -139,75 +114,3 @@ def process_job(self: JobTask, job_id: str) -> str | None:
         log.exception("job %s failed unexpectedly", job_id)
         record_failure(storage, job_id, "internal_error", f"{type(exc).__name__}: {exc}")
         return "failed"
-
-
-SWEEP_OWNER_KEY = "kcolors:sweep-owner"
-
-
-def requeue_lost(
-    app: Celery, storage: Storage, broker: redis.Redis, **options: Any
-) -> ReconcileReport:
-    """`reconcile` for this service's queue and tasks, enqueueing through `app`; `options` are
-    reconcile's (`min_age_seconds`, `created_after`, `dry_run`). The sweep and `kcolors
-    reconcile` both use it."""
-    return reconcile(
-        storage,
-        broker,
-        lambda task, item_id: app.send_task(task, args=[item_id]),
-        queue=QUEUE,
-        job_task=PROCESS_JOB_TASK,
-        batch_task=EXPAND_BATCH_TASK,
-        failure_task=RECORD_FAILURE_TASK,
-        **options,
-    )
-
-
-def claim_sweep(client: redis.Redis, chain: str, seconds: int) -> bool:
-    """Tell whether `chain` runs the sweep: the first to claim it keeps it while it renews it.
-
-    Each worker start begins a chain of sweep tasks; all but one stop at their first run, so
-    one sweep runs per interval however many workers there are. If the owning chain dies, its
-    claim lapses and the next chain begun takes over.
-    """
-    if client.set(SWEEP_OWNER_KEY, chain, nx=True, ex=seconds):
-        return True
-    if client.get(SWEEP_OWNER_KEY) == chain.encode():
-        client.expire(SWEEP_OWNER_KEY, seconds)
-        return True
-    return False
-
-
-@shared_task(name=SWEEP_TASK, bind=True)
-def sweep_lost_jobs(self: Task, chain: str) -> list[str] | None:
-    """Enqueue again the recent jobs and batches left unfinished with no message behind them,
-    then come back in `sweep_interval` seconds; return the ids enqueued.
-
-    A job's message can be lost without Redis losing data: kombu pops it before recording it
-    as unacknowledged, and a worker killed in between takes it along. Such a job stays queued;
-    this finds it. Only jobs older than the hard time limit plus an interval are looked at: a
-    message a busy worker has popped is delivered by then.
-    """
-    settings = worker_settings()
-    interval = settings.sweep_interval
-    client = worker_redis()
-    try:
-        if not claim_sweep(client, chain, 3 * interval):
-            return None
-        now = datetime.now(UTC)
-        report = requeue_lost(
-            self.app,
-            worker_storage(),
-            client,
-            min_age_seconds=settings.hard_time_limit + interval,
-            created_after=now - timedelta(seconds=defaults.SWEEP_WINDOW_SECONDS),
-        )
-    except (KcolorsError, redis.RedisError, OSError) as exc:
-        log.warning("sweep for lost jobs failed, trying again in %d s: %s", interval, exc)
-        report = None
-    self.apply_async(args=[chain], countdown=interval)
-    if report is None:
-        return []
-    lost = report.requeued + report.batches_requeued
-    if lost:
-        log.warning("sweep: enqueued again %d lost jobs/batches: %s", len(lost), lost)
-    return lost

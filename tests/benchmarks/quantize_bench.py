@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from kcolors.engine.params import QuantizeParams
+
 KS = (2, 5, 10, 16, 24, 64)
 MOSAIC_SIZE = (4000, 3000)  # 12 megapixels
 TILE_SIZE = (800, 600)
@@ -129,10 +131,10 @@ def measure_processes(png: Path, k: int, work: Path, repeat: int) -> dict[str, d
 
 def measure_kcolors(png: Path, k: int, repeat: int) -> dict:
     """Engine in-process: fit + remap time (from its stats), best of `repeat`."""
-    from worker.quantize import QuantizeOptions, quantize_image
+    from kcolors.engine.quantize import quantize_image
 
     data = png.read_bytes()
-    runs = [quantize_image(data, [k], QuantizeOptions()).outputs[0] for _ in range(repeat)]
+    runs = [quantize_image(data, QuantizeParams(k=[k])).outputs[0] for _ in range(repeat)]
     fit_remap = min(o.stats["timings"]["fit"] + o.stats["timings"]["remap"] for o in runs)
     return {"fit_remap_seconds": fit_remap}
 

@@ -24,12 +24,12 @@ import psutil
 import redis
 
 from cli.broker import start_valkey_server
+from kcolors.jobs.metrics import FINISHED_JOBS_KEY
+from kcolors.jobs.settings import Settings
 from tests.fixtures.jobs import submit_image, wait_for_jobs
 from tests.fixtures.processes import WorkerProcess
 from tests.fixtures.servers import LiveServer
 from tests.images import gradient_png
-from worker.metrics import FINISHED_JOBS_KEY
-from worker.settings import Settings
 
 KS = "2,8,16"
 

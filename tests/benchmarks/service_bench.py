@@ -35,9 +35,10 @@ import requests
 
 from cli.broker import start_valkey_server
 from cli.up import free_port
+from kcolors.engine.params import QuantizeParams
+from kcolors.engine.quantize import quantize_image
 from tests.fixtures.processes import FAKE_AWS
 from tests.images import gradient_png
-from worker.quantize import QuantizeOptions, quantize_image
 
 SMALL = {"size": (96, 72), "k": "2,8"}
 LARGE = {"size": (1024, 768), "k": "16"}
@@ -56,7 +57,7 @@ def engine_alone_seconds(jobs: list[tuple[bytes, str]]) -> float:
     """Time the engine on every job in this process, without service or storage."""
     started = time.perf_counter()
     for data, ks in jobs:
-        quantize_image(data, [int(k) for k in ks.split(",")], QuantizeOptions())
+        quantize_image(data, QuantizeParams(k=[int(k) for k in ks.split(",")]))
     return time.perf_counter() - started
 
 

@@ -28,11 +28,11 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from cli.broker import start_valkey_server
+from kcolors.jobs.settings import Settings
 from tests.fixtures.faults import kill_worker
 from tests.fixtures.processes import FAKE_AWS, WorkerProcess
 from tests.fixtures.servers import LiveServer
 from tests.images import gradient_png
-from worker.settings import Settings
 
 KS = "2,8"
 BUCKET = "soak"

@@ -75,7 +75,8 @@ def test_webp_dither_and_lab_options(photo, tmp_path):
     ("args", "message"),
     [
         (["-k", "1"], "invalid_parameter"),
-        ([], "invalid_parameter"),
+        (["-k", "²"], "k must be whole numbers, each from 2 to 256"),
+        (["--seed", "1e400"], "seed must be a whole number from 0 to 4294967295"),
         (["-k", "4", "-k", "5", "-o", "x.png"], "exactly one output"),
     ],
 )
@@ -102,7 +103,8 @@ def test_cli_startup_stays_light():
     # `kcolors quantize` is timed against pngquant as a whole process: the command line must not
     # import the service's heavy libraries.
     code = "import sys, cli.main; print(sorted(m for m in sys.modules if m.split('.')[0] in " \
-        "('sklearn', 'scipy', 'celery', 'flask', 'boto3', 'skimage', 'worker')))"  # fmt: skip
+        "('sklearn', 'scipy', 'celery', 'flask', 'boto3', 'skimage', 'worker', 'web')" \
+        " or m.startswith('kcolors.jobs')))"  # fmt: skip
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

@@ -12,7 +12,7 @@ import click
 import yaml
 
 from cli.main import main as kcolors_group
-from worker.settings import PREFIX, Settings
+from kcolors.jobs.settings import PREFIX, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

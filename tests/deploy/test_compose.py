@@ -13,6 +13,7 @@ import click
 import pytest
 import yaml
 
+from kcolors.jobs.settings import PREFIX, Settings, metrics_host_port
 from tests.deploy.manifests import (
     COMPOSE_FILE,
     DEPLOY,
@@ -22,7 +23,6 @@ from tests.deploy.manifests import (
     is_kcolors_image,
     mentioned_kcolors_variables,
 )
-from worker.settings import PREFIX, Settings, metrics_host_port
 
 KCOLORS_SERVICES = ("web", "worker")
 

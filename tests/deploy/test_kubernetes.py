@@ -15,6 +15,8 @@ import pytest
 import yaml
 from kubernetes_validate import utils as kubernetes_schemas
 
+from kcolors.jobs.broker import QUEUE
+from kcolors.jobs.settings import Settings, metrics_host_port
 from tests.deploy.manifests import (
     DEPLOY,
     KUSTOMIZATION,
@@ -28,8 +30,6 @@ from tests.deploy.manifests import (
     mentioned_kcolors_variables,
     pod_spec,
 )
-from worker.celery_app import QUEUE
-from worker.settings import Settings, metrics_host_port
 
 KUBERNETES_VERSION = "1.30"  # the oldest release still supported when this was written
 KEDA_SCHEMA = json.loads(

@@ -8,13 +8,14 @@ import json
 import pytest
 from openapi_spec_validator import validate as validate_openapi_document
 
+from kcolors.engine.params import QuantizeParams
+from kcolors.jobs.broker import PROCESS_JOB_TASK, QUEUE
+from kcolors.jobs.job import Job, job_key, result_key, save_job
+from kcolors.jobs.settings import Settings
+from kcolors.jobs.storage import open_storage
 from tests.fixtures.openapi import check_response
 from tests.images import encode, gradient_image, gradient_png
 from web import create_app
-from worker.celery_app import PROCESS_JOB_TASK, QUEUE
-from worker.job import Job, JobParams, job_key, result_key, result_url, save_job
-from worker.settings import Settings
-from worker.storage import open_storage
 
 
 @pytest.fixture
@@ -142,7 +143,8 @@ def test_source_job_reads_an_image_already_in_storage(client, settings):
         ({"source": "jobs/secret.png"}, 422, "invalid_source"),
         ({"source": "uploads/../jobs/x"}, 422, "invalid_key"),
         ({"source": "uploads/missing.png"}, 404, "object_not_found"),
-        ({"source": 5}, 422, "invalid_parameter"),
+        ({"source": 5}, 422, "invalid_source"),
+        ({"source": "uploads/a\x00.png"}, 422, "invalid_key"),
         (["not", "an", "object"], 400, "invalid_json"),
     ],
 )
@@ -177,10 +179,10 @@ def test_input_is_streamed_and_missing_result_is_404(client):
 
 def test_result_is_streamed_inline_or_as_an_attachment_to_save(client, settings):
     storage, data = open_storage(settings), gradient_png(seed=4)
-    job = Job.create(JobParams(k=(2,)), "jobs/x/input.png", {"format": "png"})
+    job = Job.create(QuantizeParams(k=(2,)), "jobs/x/input.png", {"format": "png"})
     job.start()
     storage.put(result_key(job.id, 2, "png"), data, "image/png")
-    job.record_result(2, {"bytes": len(data)}, result_key(job.id, 2, "png"), result_url(job.id, 2))
+    job.record_result(2, {"bytes": len(data)}, result_key(job.id, 2, "png"))
     save_job(storage, job)
     inline = check_response(client.get(f"/api/jobs/{job.id}/results/2"))
     assert inline.data == data
@@ -226,3 +228,99 @@ def test_openapi_document_is_valid_and_served(client):
     assert response.status_code == 200
     validate_openapi_document(response.get_json())
     assert set(response.get_json()["paths"]) >= {"/api/jobs", "/api/jobs/{job_id}", "/readyz"}
+
+
+def mpo_photo() -> bytes:
+    """A camera-style JPEG with a second picture (MPO), as many phones and cameras save."""
+    first, second = gradient_image(64, 48, seed=1), gradient_image(64, 48, seed=2)
+    buffer = io.BytesIO()
+    first.save(buffer, "MPO", save_all=True, append_images=[second])
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "format", "extension"),
+    [
+        (encode(gradient_image(), "TIFF"), "scan.tif", "tiff", "tiff"),
+        (mpo_photo(), "IMG_0001.JPG", "jpeg", "jpg"),
+    ],
+)
+def test_tiff_and_camera_mpo_jpegs_are_accepted_as_the_cli_reads_them(
+    client, settings, data, filename, format, extension
+):
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(data)).format in ("TIFF", "MPO")
+    response = post_image(client, data, filename=filename, k="2")
+    assert response.status_code == 202, response.get_data(as_text=True)
+    job = response.get_json()
+    assert job["input"]["format"] == format and job["input"]["width"] == 64
+    assert job["input"]["key"] == f"jobs/{job['id']}/input.{extension}"
+    assert open_storage(settings).get(job["input"]["key"]) == data
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "fields", "message"),
+    [
+        ("POST", "/api/jobs", {"k": "²"}, "k must be whole numbers, each from 2 to 256"),
+        ("POST", "/api/jobs", {"seed": "1e400"}, "seed must be a whole number from 0 to"),
+        ("POST", "/api/jobs", {"seed": "-1"}, "seed must be a whole number from 0 to"),
+        ("POST", "/api/jobs", {"target_psnr": "1e400"}, "target_psnr must be a number from 10"),
+        ("POST", "/api/batches", {"k": "²"}, "k must be whole numbers, each from 2 to 256"),
+        ("JSON", "/api/jobs", {"seed": 1e400}, "seed must be a whole number from 0 to"),
+        ("JSON", "/api/jobs", {"seed": -1}, "seed must be a whole number from 0 to"),
+        ("JSON", "/api/jobs", {"seed": True}, "seed must be a whole number from 0 to"),
+        ("JSON", "/api/jobs", {"k": [2, [3]]}, "k must be whole numbers"),
+        ("JSON", "/api/jobs", {"dither": "maybe"}, "dither must be true or false"),
+        ("JSON", "/api/jobs", {"colours": 5}, "unknown parameter 'colours'"),
+        ("JSON", "/api/batches", {"seed": 1e400}, "seed must be a whole number from 0 to"),
+    ],
+)
+def test_outside_testers_values_get_a_422_naming_the_field(
+    client, settings, method, path, fields, message
+):
+    storage = open_storage(settings)
+    storage.put("uploads/cat.png", gradient_png())
+    if method == "POST":
+        form = {"image": (io.BytesIO(gradient_png()), "cat.png"), **fields}
+        response = client.post(path, data=form, content_type="multipart/form-data")
+    else:
+        where = {"source": "uploads/cat.png"} if path == "/api/jobs" else {"prefix": "uploads/"}
+        # `json.dumps` writes 1e400 as `Infinity`, which Python's parser (Flask's) reads back.
+        body = json.dumps({**where, **fields}).replace("Infinity", "1e400")
+        response = client.post(path, data=body, content_type="application/json")
+    assert_error(check_response(response), 422, "invalid_parameter")
+    assert message in response.get_json()["error"]["message"]
+    assert [key for key in storage.list("") if not key.startswith("uploads/")] == []
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [("?limit=%C2%B2", 422), ("?limit=0", 422), ("?limit=1e3", 422), ("?limit=101", 422),
+     ("?limit=%00", 422), ("?limit=100", 200), ("", 200)],
+)  # fmt: skip
+def test_list_limit_is_a_plain_number_in_range(client, query, status):
+    response = check_response(client.get(f"/api/jobs{query}"))
+    assert response.status_code == status
+    if status == 422:
+        assert response.get_json()["error"]["message"] == (
+            "limit must be a whole number from 1 to 100"
+        )
+
+
+def test_a_nul_byte_in_a_source_key_is_refused(client):
+    response = client.post("/api/jobs", json={"source": "uploads/cat\x00.png", "k": [2]})
+    assert_error(check_response(response), 422, "invalid_key")
+
+
+def test_stored_documents_hold_keys_and_the_api_adds_the_urls(client, settings):
+    info = {"format": "png", "width": 4, "height": 3, "bytes": 9}
+    job = Job.create(QuantizeParams(k=(2,)), "jobs/x/input.png", info)
+    job.start()
+    stats = {"bytes": 1, "distinct_colors": 2, "psnr": 30.0, "palette": []}
+    job.record_result(2, stats, result_key(job.id, 2, "png"))
+    storage = open_storage(settings)
+    save_job(storage, job)
+    assert "url" not in json.loads(storage.get(job_key(job.id)))["results"][0]
+    answered = check_response(client.get(f"/api/jobs/{job.id}")).get_json()
+    assert answered["results"][0]["url"] == f"/api/jobs/{job.id}/results/2"

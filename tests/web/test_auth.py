@@ -7,10 +7,10 @@ import redis
 from click.testing import CliRunner
 
 from cli.main import main
+from kcolors.jobs.settings import Settings
+from kcolors.jobs.storage import open_storage
 from tests.images import gradient_png
 from web import create_app
-from worker.settings import Settings
-from worker.storage import open_storage
 
 TOKEN = "t0ken-for-tests"
 

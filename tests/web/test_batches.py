@@ -10,17 +10,15 @@ import json
 import pytest
 import redis
 
+from kcolors.jobs.batch import expand, load_batch
+from kcolors.jobs.broker import EXPAND_BATCH_TASK, QUEUE, redis_for
+from kcolors.jobs.runner import after_save, run_job
+from kcolors.jobs.settings import Settings
+from kcolors.jobs.storage import open_storage
 from tests.fixtures.openapi import check_response
 from tests.fixtures.prometheus import sample
 from tests.images import encode, gradient_image, gradient_png
 from web import create_app
-from worker.batch import expand, load_batch
-from worker.celery_app import EXPAND_BATCH_TASK, QUEUE
-from worker.processing import run_job
-from worker.redis_clients import redis_for
-from worker.settings import Settings
-from worker.storage import open_storage
-from worker.tasks import after_save
 
 
 @pytest.fixture

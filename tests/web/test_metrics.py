@@ -7,12 +7,12 @@ import pytest
 import redis
 
 from cli.broker import start_valkey_server
+from kcolors.jobs.broker import QUEUE
+from kcolors.jobs.logs import CURRENT_JOB_ID
 from tests.fixtures.prometheus import sample
 from tests.images import gradient_png
 from tests.web.test_pages import submit as submit_form
 from web import create_app
-from worker.celery_app import QUEUE
-from worker.logs import CURRENT_JOB_ID
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,13 @@ import re
 
 import pytest
 
+from kcolors.engine.params import QuantizeParams
+from kcolors.jobs.broker import QUEUE
+from kcolors.jobs.job import Job, result_key, save_job
+from kcolors.jobs.settings import Settings
+from kcolors.jobs.storage import open_storage
 from tests.images import gradient_png
 from web import create_app
-from worker.celery_app import QUEUE
-from worker.job import Job, JobParams, result_key, result_url, save_job
-from worker.settings import Settings
-from worker.storage import open_storage
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def test_form_shows_the_upload_limit_presets_and_a_csrf_token(client):
     response = client.get("/")
     assert response.status_code == 200
     text = page_text(response)
-    assert "Up to 64.0 KiB and 50,000,000 pixels: PNG, JPEG, WEBP, GIF, BMP." in text
+    assert "Up to 64.0 KiB and 50,000,000 pixels: PNG, JPEG, WebP, GIF, BMP, TIFF." in text
     assert "2, 5, 10, 15, 24 (the article's choice)" in text
     assert "Auto: the fewest colours for a target quality" in text
     assert re.search(r'<label for="image">', response.get_data(as_text=True))
@@ -105,7 +106,10 @@ def test_oversized_upload_gets_the_form_back_with_the_limit(client, settings):
 def test_non_image_upload_gets_a_plain_message(client, settings):
     response = submit(client, data=b"just some text, not a picture", filename="notes.png")
     assert response.status_code == 415
-    assert "Not an image in a supported format." in page_text(response)
+    assert (
+        "Not a recognised image; supported formats: PNG, JPEG, WebP, GIF, BMP, TIFF."
+        in page_text(response)
+    )
     assert stored_jobs(settings) == []
 
 
@@ -113,9 +117,13 @@ def test_non_image_upload_gets_a_plain_message(client, settings):
     ("fields", "status", "message"),
     [
         ({"k_choice": "custom", "k_custom": ""}, 400, "Enter at least one k value"),
-        ({"k_choice": "custom", "k_custom": "4, 300"}, 400, "'300' is not a whole number"),
-        ({"k_choice": "custom", "k_custom": ",".join(map(str, range(2, 20)))}, 422,
-         "At most 16 k values per job, got 18."),
+        ({"k_choice": "custom", "k_custom": "4, 300"}, 400,
+         "k must be whole numbers, each from 2 to 256, not 300."),
+        ({"k_choice": "custom", "k_custom": "4, ²"}, 400, "k must be whole numbers"),
+        ({"k_choice": "custom", "k_custom": ",".join(map(str, range(2, 20)))}, 400,
+         "k: at most 16 k values per job, got 18."),
+        ({"k_choice": "auto", "target_psnr": "1e400"}, 400,
+         "target_psnr must be a number from 10 to 80"),
         ({"k_choice": "auto", "target_psnr": ""}, 400, "Enter a target PSNR in dB"),
         ({"space": "hsv"}, 400, "Not a valid choice"),
     ],
@@ -148,7 +156,7 @@ def test_unknown_job_page_says_so(client):
 
 
 def stored_failed_job(settings) -> Job:
-    job = Job.create(JobParams(k=(2, 8)), "jobs/x/input.png", {"format": "png", "width": 4})
+    job = Job.create(QuantizeParams(k=(2, 8)), "jobs/x/input.png", {"format": "png", "width": 4})
     job.start()
     job.fail("corrupt_image", "the image cannot be read: truncated PNG")
     save_job(open_storage(settings), job)
@@ -176,10 +184,10 @@ def test_recent_jobs_lists_stored_jobs_newest_first(client, settings):
 
 def test_recent_jobs_show_the_output_with_most_colours_as_thumbnail(client, settings):
     storage = open_storage(settings)
-    job = Job.create(JobParams(k=(2, 16)), "jobs/x/input.png", {"format": "png"})
+    job = Job.create(QuantizeParams(k=(2, 16)), "jobs/x/input.png", {"format": "png"})
     job.start()
     for k in (16, 2):
-        job.record_result(k, {"bytes": 1}, result_key(job.id, k, "png"), result_url(job.id, k))
+        job.record_result(k, {"bytes": 1}, result_key(job.id, k, "png"))
     save_job(storage, job)
     html = client.get("/jobs").get_data(as_text=True)
     assert f'src="/api/jobs/{job.id}/results/16"' in html
@@ -240,14 +248,14 @@ def test_storage_down_gets_a_plain_page_not_json(settings, s3_server):
 
 def test_a_job_that_reuses_results_names_the_job_that_computed_them(client, settings):
     storage = open_storage(settings)
-    source = Job.create(JobParams(k=(2,)), "jobs/x/input.png", {"format": "png"})
+    source = Job.create(QuantizeParams(k=(2,)), "jobs/x/input.png", {"format": "png"})
     source.start()
     palette = [{"hex": "#102030", "share": 1}]
     stats = {"format": "png", "bytes": 9, "distinct_colors": 2, "compression_ratio": 3.0,
              "truecolor_png_bytes": 20, "psnr": 25.0, "palette": palette}  # fmt: skip
-    source.record_result(2, stats, result_key(source.id, 2, "png"), "")
+    source.record_result(2, stats, result_key(source.id, 2, "png"))
     source.succeed({"width": 4, "height": 3})
-    again = Job.create(JobParams(k=(2,)), "", {"format": "png"})
+    again = Job.create(QuantizeParams(k=(2,)), "", {"format": "png"})
     again.reuse_results(source)
     save_job(storage, again)
     text = page_text(client.get(f"/jobs/{again.id}"))

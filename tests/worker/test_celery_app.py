@@ -1,7 +1,8 @@
 """The Celery configuration that makes jobs survive lost workers and refuses pickles."""
 
-from worker.celery_app import PROCESS_JOB_TASK, QUEUE, celery_config, create_celery_app
-from worker.settings import Settings
+from kcolors.jobs.broker import PROCESS_JOB_TASK, QUEUE, celery_config
+from kcolors.jobs.settings import Settings
+from worker.celery_app import create_celery_app
 
 
 def test_config_comes_from_settings():

@@ -1,0 +1,116 @@
+"""Decoding with Pillow: allowlisted formats, pixel limit from the header, any mode to RGB(A)."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from kcolors import defaults
+from kcolors.engine.formats import FORMAT_NAMES, SIGNATURES, InputFormat, input_format
+from kcolors.errors import CorruptImage, EmptyImage, ImageTooLarge, UnsupportedFormat
+
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError)
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """Pixels as (h, w, 3) RGB or (h, w, 4) RGBA uint8, with the input's format and size."""
+
+    pixels: np.ndarray
+    format: str
+    byte_size: int
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def has_alpha(self) -> bool:
+        """Whether some pixel is not fully opaque (fully opaque alpha channels are dropped)."""
+        return self.pixels.shape[2] == 4
+
+
+def decode_image(data: bytes, *, max_pixels: int = defaults.MAX_PIXELS) -> DecodedImage:
+    """Decode an image, orient it by its EXIF tag and convert it to RGB or RGBA uint8."""
+    image, input_format = open_image(data, max_pixels)
+    try:
+        image.load()
+        ImageOps.exif_transpose(image, in_place=True)
+        pixels = _to_rgb_or_rgba(image)
+    except _DECODE_ERRORS as exc:
+        raise CorruptImage(f"the image could not be decoded: {exc}") from exc
+    return DecodedImage(pixels=pixels, format=input_format.name, byte_size=len(data))
+
+
+def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, InputFormat]:
+    """Open an image's header (no pixels decoded); check its format, size and pixel count."""
+    if not data:
+        raise EmptyImage("the image is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            # The pixel limit is ours (checked next); Pillow's own bomb check is a second net.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(
+            f"the image declares more pixels than the limit of {max_pixels:,}"
+        ) from None
+    except UnidentifiedImageError:
+        if data.startswith(SIGNATURES):
+            raise CorruptImage("the image is damaged: its header could not be read") from None
+        raise UnsupportedFormat(
+            f"not a recognised image; supported formats: {FORMAT_NAMES}"
+        ) from None
+    except _DECODE_ERRORS as exc:
+        raise CorruptImage(f"the image header could not be read: {exc}") from None
+    found = input_format(image.format)
+    if found is None:
+        raise UnsupportedFormat(
+            f"{image.format} images are not supported; supported formats: {FORMAT_NAMES}"
+        )
+    width, height = image.size
+    if width == 0 or height == 0:
+        raise EmptyImage(f"the image has no pixels ({width}x{height})")
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"the image has {width}x{height} = {width * height:,} pixels, "
+            f"more than the limit of {max_pixels:,}"
+        )
+    return image, found
+
+
+def _to_rgb_or_rgba(image: Image.Image) -> np.ndarray:
+    """Convert any Pillow mode to RGB, or RGBA when some pixel is not fully opaque."""
+    mode = image.mode
+    if mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+        gray = _high_depth_gray_to_8bit(np.asarray(image))
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    with_alpha = mode in _ALPHA_MODES or "transparency" in image.info
+    if not with_alpha:
+        return np.asarray(image.convert("RGB") if mode != "RGB" else image)
+    pixels = np.array(image.convert("RGBA"))
+    alpha = pixels[:, :, 3]
+    if alpha.min() == 255:
+        return np.ascontiguousarray(pixels[:, :, :3])
+    # The colour of an invisible pixel is meaningless: make all of them one colour.
+    pixels[alpha == 0] = 0
+    return pixels
+
+
+def _high_depth_gray_to_8bit(values: np.ndarray) -> np.ndarray:
+    """Scale 16-bit (or float) grey levels to 0..255."""
+    if values.dtype.kind == "f":
+        return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    # Pillow opens 16-bit greyscale as "I;16" (uint16) or as 32-bit "I" holding 0..65535.
+    if values.dtype == np.uint16 or values.max(initial=0) > 255:
+        return (np.clip(values.astype(np.int64), 0, 65535) >> 8).astype(np.uint8)
+    return np.clip(values, 0, 255).astype(np.uint8)

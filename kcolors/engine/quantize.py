@@ -1,0 +1,123 @@
+"""The engine's public entry point: one image in, one k-colour output per k, with statistics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kcolors import defaults
+from kcolors.engine.decode import DecodedImage, decode_image
+from kcolors.engine.dither import dither_indices
+from kcolors.engine.encode import (
+    OUTPUT_FORMATS,
+    encode_indexed,
+    encode_truecolor_png,
+    expand_palette,
+)
+from kcolors.engine.histogram import ColorHistogram, build_histogram
+from kcolors.engine.palette import fit_palette, nearest_palette_index
+from kcolors.engine.params import QuantizeParams
+from kcolors.engine.stats import histogram_sse, input_stats, output_stats, pixel_sse
+
+
+@dataclass(frozen=True)
+class QuantizedOutput:
+    """One k-colour version of the input: encoded bytes and their statistics."""
+
+    k: int
+    data: bytes
+    media_type: str
+    extension: str
+    stats: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class QuantizeReport:
+    """Statistics of the input and every output, in the order of the requested k."""
+
+    input_stats: dict[str, Any]
+    outputs: list[QuantizedOutput] = field(default_factory=list)
+
+
+def quantize_image(
+    data: bytes,
+    params: QuantizeParams,
+    *,
+    max_pixels: int = defaults.MAX_PIXELS,
+    on_output: Callable[[QuantizedOutput], None] | None = None,
+) -> QuantizeReport:
+    """Decode `data` once and make one k-colour output per k (plus the auto-k one, if asked)."""
+    image = decode_image(data, max_pixels=max_pixels)
+    histogram = build_histogram(image.pixels)
+    report = QuantizeReport(input_stats=input_stats(image, histogram))
+
+    def emit(output: QuantizedOutput) -> None:
+        report.outputs.append(output)
+        if on_output is not None:
+            on_output(output)
+
+    for k in params.k:
+        emit(quantize_for_k(image, histogram, k, params))
+    if params.target_psnr is not None:
+        from kcolors.engine.autok import quantize_to_target  # only auto-k jobs pay its import
+
+        emit(quantize_to_target(image, histogram, params, quantize_for_k))
+    return report
+
+
+def quantize_for_k(
+    image: DecodedImage,
+    histogram: ColorHistogram,
+    k: int,
+    params: QuantizeParams,
+    palette: np.ndarray | None = None,
+) -> QuantizedOutput:
+    """Fit a palette of at most k colours (unless given), remap, encode and measure one output."""
+    started = time.perf_counter()
+    if palette is None:
+        palette = fit_palette(histogram, k, space=params.space, seed=params.seed)
+    fitted = time.perf_counter()
+    labels = nearest_palette_index(histogram.colors, palette, space=params.space)
+    if params.dither:
+        indices = dither_indices(image.pixels, palette)
+        pixel_counts = np.bincount(indices.ravel(), minlength=len(palette))
+    else:
+        pixel_counts = np.bincount(labels, weights=histogram.counts, minlength=len(palette))
+        pixel_counts = pixel_counts.astype(np.int64)
+    # Drop palette entries no pixel uses, so the palette (and maybe the bit depth) shrinks.
+    used = pixel_counts > 0
+    if not used.all():
+        new_index = np.cumsum(used) - 1
+        palette, pixel_counts, labels = palette[used], pixel_counts[used], new_index[labels]
+        if params.dither:
+            indices = new_index.astype(np.uint8)[indices]
+    if not params.dither:
+        indices = histogram.spread(labels.astype(np.uint8))
+    remapped = time.perf_counter()
+    data = encode_indexed(indices, palette, params.format)
+    encoded = time.perf_counter()
+    if params.dither:
+        sse = pixel_sse(image.pixels, indices, palette)
+    else:
+        sse = histogram_sse(histogram, palette, labels)
+    truecolor_bytes = len(encode_truecolor_png(expand_palette(indices, palette)))
+    timings = {"fit": fitted - started, "remap": remapped - fitted, "encode": encoded - remapped}
+    timings["stats"] = time.perf_counter() - encoded
+    media_type, extension = OUTPUT_FORMATS[params.format]
+    stats = output_stats(
+        k=k,
+        output_format=params.format,
+        data=data,
+        input_bytes=image.byte_size,
+        truecolor_png_bytes=truecolor_bytes,
+        sse=sse,
+        n_values=image.pixels.size,
+        palette=palette,
+        pixel_counts=pixel_counts,
+        timings=timings,
+    )
+    return QuantizedOutput(k=k, data=data, media_type=media_type, extension=extension, stats=stats)

@@ -1,0 +1,200 @@
+"""Batches: many images, one job each; the batch document, its expansion, progress and report.
+
+Plain functions, no Celery: `worker.batch_tasks` calls them, and tests call them without a broker.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from kcolors.engine.params import QuantizeParams
+from kcolors.engine.probe import probe_image
+from kcolors.errors import (
+    BatchNotFound,
+    JobNotFound,
+    KcolorsError,
+    ObjectNotFound,
+    StorageUnavailable,
+)
+from kcolors.jobs.creation import create_job
+from kcolors.jobs.job import Job, JobStatus, load_job, new_job_id, now_iso, parse_job_id
+from kcolors.jobs.reuse import fingerprint, image_digest
+from kcolors.jobs.storage import Storage
+
+BATCHES_PREFIX = "batches/"
+MAX_BATCH_IMAGES = 1000
+REPORT_COLUMNS = (
+    "name", "job_id", "status", "reused_from", "k", "bytes", "compression_ratio", "psnr",
+    "distinct_colors", "truecolor_png_bytes", "input_width", "input_height", "input_bytes",
+    "error_code", "error_message",
+)  # fmt: skip
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Batch:
+    """A batch: its parameters, where its images are, and the job made for each image."""
+
+    id: str
+    params: QuantizeParams
+    source: dict[str, Any]  # {"prefix": ...} or {"uploads": n}
+    items: list[dict[str, Any]]  # {"name", "key", "job_id", "error", "duplicate_of"}
+    created_at: str = field(default_factory=now_iso)
+    expanded_at: str | None = None  # when every item got its job (or its error)
+
+    @classmethod
+    def create(
+        cls, params: QuantizeParams, source: dict[str, Any], names_and_keys: list[tuple[str, str]]
+    ) -> Batch:
+        """A new batch over `(name, key)` pairs, not yet expanded into jobs."""
+        items = [{"name": n, "key": k, "job_id": None, "error": None} for n, k in names_and_keys]
+        return cls(id=new_job_id(), params=params, source=source, items=items)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored batch document."""
+        return {
+            "id": self.id,
+            "params": self.params.to_dict(),
+            "source": self.source,
+            "items": self.items,
+            "created_at": self.created_at,
+            "expanded_at": self.expanded_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Batch:
+        """Rebuild a stored batch."""
+        return cls(
+            id=data["id"],
+            params=QuantizeParams.from_dict(data["params"]),
+            source=data["source"],
+            items=data["items"],
+            created_at=data["created_at"],
+            expanded_at=data["expanded_at"],
+        )
+
+
+def batch_key(batch_id: str) -> str:
+    """The key of a batch's document."""
+    return f"{BATCHES_PREFIX}{batch_id}/batch.json"
+
+
+def upload_key(batch_id: str, index: int, extension: str) -> str:
+    """The key of a batch's uploaded image number `index`."""
+    return f"{BATCHES_PREFIX}{batch_id}/inputs/{index:04d}.{extension}"
+
+
+def save_batch(storage: Storage, batch: Batch) -> None:
+    """Write the batch document."""
+    body = json.dumps(batch.to_dict(), indent=2, sort_keys=True).encode()
+    storage.put(batch_key(batch.id), body, "application/json")
+
+
+def load_batch(storage: Storage, batch_id: str) -> Batch:
+    """Read a batch document, or raise `BatchNotFound`."""
+    try:
+        parse_job_id(batch_id)  # batch ids are made as job ids are
+        return Batch.from_dict(json.loads(storage.get(batch_key(batch_id))))
+    except (ObjectNotFound, JobNotFound):
+        raise BatchNotFound(f"no batch {batch_id!r}") from None
+
+
+def expand(storage: Storage, notices: redis.Redis, batch: Batch, max_pixels: int) -> list[str]:
+    """Give every item a job (a new one, one reusing stored outputs, or its twin's); save all.
+
+    Returns the ids of the jobs to enqueue. A picture that cannot be read gets an error instead.
+    """
+    by_fingerprint: dict[str, dict[str, Any]] = {}
+    to_run = []
+    for item in batch.items:
+        try:
+            data = storage.get(item["key"])
+            probed = probe_image(data, max_pixels)
+        except StorageUnavailable:
+            raise  # the task retries; an unreadable picture is the item's error
+        except KcolorsError as exc:
+            item.update(job_id=None, error=exc.to_dict())
+            continue
+        same_work = fingerprint(image_digest(data), batch.params)
+        twin = by_fingerprint.get(same_work)
+        if twin is not None:  # the same picture twice in one batch: one job serves both
+            item.update(job_id=twin["job_id"], error=None, duplicate_of=twin["name"])
+            continue
+        job = create_job(storage, notices, batch.params, probed, data, source_key=item["key"])
+        if not job.status.is_finished:
+            to_run.append(job.id)
+        item.update(job_id=job.id, error=None)
+        by_fingerprint[same_work] = item
+    batch.expanded_at = now_iso()
+    save_batch(storage, batch)
+    return to_run
+
+
+def item_jobs(storage: Storage, batch: Batch) -> dict[str, Job]:
+    """The job of every expanded item, by job id."""
+    jobs = {}
+    for job_id in {item["job_id"] for item in batch.items if item["job_id"]}:
+        try:
+            jobs[job_id] = load_job(storage, job_id)
+        except JobNotFound:
+            log.warning("batch %s: job %s has no document", batch.id, job_id)
+    return jobs
+
+
+def summary(batch: Batch, jobs: dict[str, Job]) -> dict[str, Any]:
+    """Aggregate progress: items by state, the mean progress, and whether all are done."""
+    counts = dict.fromkeys(("queued", "running", "succeeded", "failed", "reused"), 0)
+    progress = 0.0
+    for item in batch.items:
+        job = jobs.get(item["job_id"] or "")
+        if job is None:
+            # Not expanded yet, or a picture that could not be read (then it failed).
+            state, done = ("failed", 1.0) if item.get("error") else ("queued", 0.0)
+        else:
+            state, done = job.status.value, job.progress
+            counts["reused"] += bool(job.reused_from or item.get("duplicate_of"))
+        counts[state] += 1
+        progress += done
+    total = len(batch.items)
+    finished = counts["succeeded"] + counts["failed"] == total and batch.expanded_at is not None
+    status = "finished" if finished else ("running" if batch.expanded_at else "queued")
+    return {"status": status, "total": total, **counts, "progress": round(progress / total, 4)}
+
+
+def report_rows(batch: Batch, jobs: dict[str, Job]) -> list[dict[str, Any]]:
+    """One row per image and k (one row for an image without outputs), flat for CSV."""
+    rows = []
+    for item in batch.items:
+        job = jobs.get(item["job_id"] or "")
+        error = item.get("error") or (job.error if job else None) or {}
+        base = {
+            "name": item["name"],
+            "job_id": item["job_id"],
+            "status": job.status.value if job else ("failed" if error else "queued"),
+            "reused_from": job.reused_from if job else None,
+            "input_width": job.input.get("width") if job else None,
+            "input_height": job.input.get("height") if job else None,
+            "input_bytes": job.input.get("bytes") if job else None,
+            "error_code": error.get("code"),
+            "error_message": error.get("message"),
+        }
+        results = job.results if job and job.status is JobStatus.SUCCEEDED else [{}]
+        for result in results:
+            rows.append({**base, **{c: result.get(c) for c in REPORT_COLUMNS if c in result}})
+    return [{column: row.get(column) for column in REPORT_COLUMNS} for row in rows]
+
+
+def report_csv(rows: list[dict[str, Any]]) -> str:
+    """The report as CSV text, with a header line."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=REPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()

@@ -1,0 +1,105 @@
+"""The one way a job is made, for the API, the form and batches alike.
+
+A job whose image bytes and parameters match a stored success is born finished with that job's
+outputs; any other is stored queued, announced to waiting clients, and then enqueued.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import redis
+
+from kcolors.engine.params import QuantizeParams
+from kcolors.engine.probe import ProbedImage
+from kcolors.errors import BrokerUnavailable, StorageUnavailable
+from kcolors.jobs.events import announce
+from kcolors.jobs.job import Job, input_key, job_key, save_job
+from kcolors.jobs.reuse import find_reusable, image_digest
+from kcolors.jobs.storage import Storage
+
+WRITE_THREADS = 16  # two round trips per new job, for several request threads at once
+log = logging.getLogger(__name__)
+
+
+def input_info(probed: ProbedImage, data: bytes) -> dict[str, Any]:
+    """What the job document says of its input before the engine has read it."""
+    return {
+        "format": probed.format.name,
+        "width": probed.width,
+        "height": probed.height,
+        "bytes": probed.byte_size,
+        "sha256": image_digest(data),
+    }
+
+
+@functools.cache
+def write_pool() -> ThreadPoolExecutor:
+    """This process's threads for a new job's writes, made on first use (after gunicorn
+    forked): starting threads for every request costs a millisecond each."""
+    return ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="kcolors-create")
+
+
+def create_job(
+    storage: Storage,
+    notices: redis.Redis,
+    params: QuantizeParams,
+    probed: ProbedImage,
+    data: bytes,
+    *,
+    source_key: str | None = None,
+) -> Job:
+    """Store a new job for an image: finished at once when identical work was done before,
+    else queued (the caller enqueues it). Without `source_key`, `data` is stored as its input."""
+    job = Job.create(params, source_key or "", input_info(probed, data))
+    source = find_reusable(storage, notices, job.input["sha256"], params)
+    if source is not None:  # same bytes, same parameters: the outputs exist already
+        job.reuse_results(source)
+        save_job(storage, job)
+        announce(notices, job.to_dict())
+        return job
+    # The input and the queued document at once: one round trip's wait, not two.
+    pool, writes = write_pool(), []
+    if source_key is None:
+        job.input["key"] = input_key(job.id, probed.format.extension)
+        writes.append(pool.submit(storage.put, job.input["key"], data, probed.format.media_type))
+    writes.append(pool.submit(save_job, storage, job))
+    futures.wait(writes)
+    try:
+        for write in writes:
+            write.result()
+    except StorageUnavailable:
+        discard_objects(storage, job, uploaded=source_key is None)
+        raise
+    # The queued version, for clients that wait on the job from its 202 on.
+    announce(notices, job.to_dict())
+    return job
+
+
+def enqueue_job(
+    storage: Storage, notices: redis.Redis, job: Job, enqueue: Callable[[str], None]
+) -> None:
+    """Send a queued job's id to the workers; if the broker is down, end the job failed (never
+    queued with no message behind it) and raise `BrokerUnavailable`."""
+    try:
+        enqueue(job.id)
+    except BrokerUnavailable as exc:
+        job.fail(exc.code, exc.message)
+        save_job(storage, job)
+        announce(notices, job.to_dict())
+        raise
+
+
+def discard_objects(storage: Storage, job: Job, uploaded: bool) -> None:
+    """Remove what a creation that failed half-way stored, if storage lets us."""
+    try:
+        storage.delete(job_key(job.id))
+        if uploaded:
+            storage.delete(job.input["key"])
+    except StorageUnavailable:
+        log.warning("job %s: objects left behind; `kcolors reconcile` will fail the job", job.id)

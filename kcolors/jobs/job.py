@@ -1,0 +1,244 @@
+"""The job document: a job's state, stored as JSON beside its outputs; the source of truth."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from ulid import ULID
+
+from kcolors.engine.params import QuantizeParams
+from kcolors.errors import InvalidTransition, JobNotFound, ObjectNotFound
+from kcolors.jobs.storage import Storage
+
+JOBS_PREFIX = "jobs/"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def is_finished(self) -> bool:
+        """Tell whether no further transition is possible."""
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+# RUNNING -> RUNNING is a redelivered job starting again after its worker was lost.
+_ALLOWED_TRANSITIONS = {
+    JobStatus.QUEUED: {JobStatus.RUNNING, JobStatus.FAILED},
+    JobStatus.RUNNING: {JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED},
+    JobStatus.SUCCEEDED: set(),
+    JobStatus.FAILED: set(),
+}
+
+
+def now_iso() -> str:
+    """Return the current UTC time as ISO 8601 with milliseconds and a `Z`."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Job:
+    """A job's state; its methods move it forward and refuse to move it back."""
+
+    id: str
+    params: QuantizeParams
+    input: dict[str, Any]
+    status: JobStatus = JobStatus.QUEUED
+    progress: float = 0.0
+    created_at: str = field(default_factory=now_iso)
+    started_at: str | None = None
+    finished_at: str | None = None
+    attempts: int = 0
+    results: list[dict[str, Any]] = field(default_factory=list)
+    error: dict[str, str] | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds: engine, storage
+    reused_from: str | None = None  # the job whose stored outputs this one reuses
+
+    @classmethod
+    def create(cls, params: QuantizeParams, input_key: str, input_info: dict[str, Any]) -> Job:
+        """Return a new queued job reading its image from `input_key`."""
+        return cls(id=new_job_id(), params=params, input={"key": input_key, **input_info})
+
+    @property
+    def expected_outputs(self) -> int:
+        """Return how many outputs the job will produce (one when the engine picks k)."""
+        return len(self.params.k) or 1
+
+    def _move_to(self, status: JobStatus) -> None:
+        if status not in _ALLOWED_TRANSITIONS[self.status]:
+            raise InvalidTransition(f"job {self.id} cannot go from {self.status} to {status}")
+        self.status = status
+
+    def start(self) -> None:
+        """Mark the job running (again, when a lost worker's job is redelivered)."""
+        self._move_to(JobStatus.RUNNING)
+        self.started_at = self.started_at or now_iso()
+        self.attempts += 1
+
+    def record_result(self, k: int, stats: dict[str, Any], key: str) -> None:
+        """Add (or replace, on a rerun) the result for `k` and advance the progress."""
+        self._require(JobStatus.RUNNING)
+        entry = {**stats, "k": k, "key": key}
+        self.results = sorted([r for r in self.results if r["k"] != k] + [entry], key=_by_k)
+        done = min(len(self.results), self.expected_outputs)
+        self.progress = max(self.progress, round(done / self.expected_outputs, 4))
+
+    def succeed(self, input_stats: dict[str, Any]) -> None:
+        """Mark the job done, with the engine's statistics of its input."""
+        self._move_to(JobStatus.SUCCEEDED)
+        self.input = {**self.input, **input_stats, "key": self.input["key"]}
+        self.progress = 1.0
+        self.finished_at = now_iso()
+
+    def reuse_results(self, source: Job) -> None:
+        """Finish a new job at once with the outputs `source` computed from the same input."""
+        self._require(JobStatus.QUEUED)
+        self.status = JobStatus.SUCCEEDED  # born finished: it never runs, so never `running`
+        self.reused_from = source.reused_from or source.id
+        self.input = {**source.input, **self.input, "key": source.input["key"]}
+        self.results = [dict(r) for r in source.results]
+        self.progress = 1.0
+        self.started_at = self.finished_at = now_iso()
+
+    def fail(self, code: str, message: str) -> None:
+        """Mark the job failed with a stable code and a plain message."""
+        self._move_to(JobStatus.FAILED)
+        self.error = {"code": code, "message": message}
+        self.finished_at = now_iso()
+
+    def _require(self, status: JobStatus) -> None:
+        if self.status is not status:
+            raise InvalidTransition(f"job {self.id} is {self.status.value}, not {status.value}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the job document as JSON-ready data."""
+        return {
+            "id": self.id,
+            "status": self.status.value,
+            "progress": self.progress,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "attempts": self.attempts,
+            "params": self.params.to_dict(),
+            "input": self.input,
+            "results": self.results,
+            "error": self.error,
+            "timings": self.timings,
+            "reused_from": self.reused_from,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        """Rebuild a job from its stored document."""
+        return cls(
+            id=data["id"],
+            params=QuantizeParams.from_dict(data["params"]),
+            input=data["input"],
+            status=JobStatus(data["status"]),
+            progress=data["progress"],
+            created_at=data["created_at"],
+            started_at=data["started_at"],
+            finished_at=data["finished_at"],
+            attempts=data.get("attempts", 0),
+            results=data["results"],
+            error=data["error"],
+            timings=data.get("timings", {}),
+            reused_from=data.get("reused_from"),
+        )
+
+
+def _by_k(result: dict[str, Any]) -> int:
+    return result["k"]
+
+
+_last_id: tuple[int, int] = (0, 0)  # (milliseconds, randomness) of the last id made here
+_id_lock = threading.Lock()
+RANDOM_BITS = 80
+# Ids made in the same millisecond step up by a random gap: still in creation order, and one id
+# says nothing usable about the next (python-ulid's monotonic generator steps by exactly one).
+MAX_GAP = 2**64
+
+
+def new_job_id() -> str:
+    """Return a fresh ULID: unguessable (>= 64 random bits) and sortable by creation time."""
+    global _last_id
+    with _id_lock:
+        milliseconds = time.time_ns() // 1_000_000
+        last_ms, last_random = _last_id
+        if milliseconds <= last_ms:
+            milliseconds, randomness = last_ms, last_random + 1 + secrets.randbelow(MAX_GAP)
+            if randomness >= 2**RANDOM_BITS:  # this millisecond is used up: borrow the next
+                milliseconds, randomness = last_ms + 1, secrets.randbits(RANDOM_BITS)
+        else:
+            randomness = secrets.randbits(RANDOM_BITS)
+        _last_id = (milliseconds, randomness)
+    value = milliseconds.to_bytes(6, "big") + randomness.to_bytes(10, "big")
+    return str(ULID.from_bytes(value))
+
+
+def parse_job_id(job_id: str) -> str:
+    """Return `job_id` if it is a well-formed ULID, else raise `JobNotFound`."""
+    try:
+        if len(job_id) == 26 and str(ULID.from_str(job_id)) == job_id:
+            return job_id
+    except ValueError:
+        pass
+    raise JobNotFound(f"no job {job_id!r}")
+
+
+def job_key(job_id: str) -> str:
+    """Return the key of a job's document."""
+    return f"{JOBS_PREFIX}{job_id}/job.json"
+
+
+def input_key(job_id: str, extension: str) -> str:
+    """Return the key of a job's uploaded input."""
+    return f"{JOBS_PREFIX}{job_id}/input.{extension}"
+
+
+def result_key(job_id: str, k: int, extension: str) -> str:
+    """Return the deterministic key of a job's output for `k`, the same on every rerun."""
+    return f"{JOBS_PREFIX}{job_id}/k{k}.{extension}"
+
+
+def result_filename(job_id: str, k: int, key: str) -> str:
+    """Return the name a downloaded output is saved under, e.g. `kcolors-<id>-k16.png`."""
+    return f"kcolors-{job_id}-k{k}.{key.rsplit('.', 1)[-1]}"
+
+
+def save_job(storage: Storage, job: Job) -> None:
+    """Write the job document to storage."""
+    body = json.dumps(job.to_dict(), indent=2, sort_keys=True).encode()
+    storage.put(job_key(job.id), body, "application/json")
+
+
+def load_job(storage: Storage, job_id: str) -> Job:
+    """Read a job document, or raise `JobNotFound`."""
+    try:
+        data = storage.get(job_key(parse_job_id(job_id)))
+    except ObjectNotFound:
+        raise JobNotFound(f"no job {job_id!r}") from None
+    return Job.from_dict(json.loads(data))
+
+
+def list_jobs(storage: Storage, limit: int) -> list[Job]:
+    """Return the `limit` most recent jobs, newest first (ULIDs sort by creation time)."""
+    keys = [key for key in storage.list(JOBS_PREFIX) if key.endswith("/job.json")]
+    jobs = []
+    for key in sorted(keys, reverse=True)[:limit]:
+        try:
+            jobs.append(load_job(storage, key.split("/")[1]))
+        except JobNotFound:  # deleted between the listing and the read
+            continue
+    return jobs

@@ -1,0 +1,166 @@
+"""Prometheus metrics of the web server and the workers, added up over their processes."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _use_a_multiprocess_dir() -> None:
+    """Point prometheus-client at a directory shared with the processes this one starts."""
+    # prometheus-client picks where values live when it is first imported, so this runs before.
+    # Gunicorn and Celery children inherit the variable, so /metrics adds up all their values.
+    # Imported already without it (an embedding program), it stays in single-process mode.
+    if os.environ.get(MULTIPROCESS_DIR_VARIABLE) or "prometheus_client" in sys.modules:
+        return
+    directory = tempfile.mkdtemp(prefix="kcolors-metrics-")
+    os.environ[MULTIPROCESS_DIR_VARIABLE] = directory
+    owner = os.getpid()
+
+    def remove_directory() -> None:
+        if os.getpid() == owner:  # not in a forked child: the directory is the parent's
+            shutil.rmtree(directory, ignore_errors=True)
+
+    atexit.register(remove_directory)
+
+
+_use_a_multiprocess_dir()
+MULTIPROCESS = bool(os.environ.get(MULTIPROCESS_DIR_VARIABLE))
+
+import redis  # noqa: E402
+from prometheus_client import (  # noqa: E402
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    start_http_server,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric  # noqa: E402
+
+from kcolors.jobs.broker import text  # noqa: E402
+
+# Redis hash where workers count finished jobs by status, so any web process reports the total.
+FINISHED_JOBS_KEY = "kcolors:metrics:jobs_finished"
+COUNTED_JOB_KEY_PREFIX = "kcolors:metrics:counted:"
+COUNTED_JOB_TTL = 7 * 24 * 3600  # seconds; far beyond any redelivery
+ENGINE_STAGES = ("fit", "remap", "encode", "stats")
+
+JOBS_SUBMITTED = Counter("kcolors_jobs_submitted", "Jobs accepted by the API.", ["kind"])
+REQUEST_SECONDS = Histogram(
+    "kcolors_http_request_duration_seconds",
+    "Time to answer an HTTP request.",
+    ["method", "endpoint", "status"],
+)
+JOB_SECONDS = Histogram(
+    "kcolors_job_duration_seconds",
+    "Time from a job's start to its end on a worker.",
+    ["status"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, float("inf")),
+)
+STAGE_SECONDS = Histogram(
+    "kcolors_job_stage_duration_seconds",
+    "Time an engine stage takes for one output (one k).",
+    ["stage"],
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, float("inf")),
+)
+PHASE_SECONDS = Histogram(
+    "kcolors_job_phase_duration_seconds",
+    "Time a successful job spent in the engine and in storage (reads and writes).",
+    ["phase"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, float("inf")),
+)
+JOB_FAILURES = Counter("kcolors_job_failures", "Failed jobs by error code.", ["code"])
+
+
+def process_registry() -> CollectorRegistry:
+    """The registry of this process's metrics, added up over every process sharing them."""
+    if not MULTIPROCESS:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def render(*registries: CollectorRegistry) -> tuple[bytes, str]:
+    """The text exposition of some registries (their metric names differ) and its type."""
+    return b"".join(generate_latest(r) for r in registries), CONTENT_TYPE_LATEST
+
+
+def start_exporter(port: int, address: str = "0.0.0.0") -> None:
+    """Serve the worker's metrics over HTTP on `port` from a background thread."""
+    start_http_server(port, addr=address, registry=process_registry())
+
+
+def record_finished_job(document: Mapping[str, Any], connection: redis.Redis | None) -> bool:
+    """Count a job that reached a final status once: duration, stages, failure code, status."""
+    status = document["status"]
+    # A redelivered message can report an already finished job again: count each job once.
+    marker = f"{COUNTED_JOB_KEY_PREFIX}{document['id']}"
+    if connection is not None and not connection.set(marker, 1, nx=True, ex=COUNTED_JOB_TTL):
+        return False
+    started, finished = document.get("started_at"), document.get("finished_at")
+    if started and finished:
+        seconds = (_parse_time(finished) - _parse_time(started)).total_seconds()
+        JOB_SECONDS.labels(status=status).observe(max(seconds, 0.0))
+    for result in document.get("results") or []:
+        for stage, seconds in (result.get("timings") or {}).items():
+            if stage in ENGINE_STAGES:
+                STAGE_SECONDS.labels(stage=stage).observe(seconds)
+    for phase, seconds in (document.get("timings") or {}).items():
+        PHASE_SECONDS.labels(phase=phase).observe(seconds)
+    if status == "failed":
+        JOB_FAILURES.labels(code=(document.get("error") or {}).get("code", "unknown")).inc()
+    if connection is not None:
+        connection.hincrby(FINISHED_JOBS_KEY, status, 1)
+    return True
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class BrokerCollector:
+    """Numbers read from Redis at scrape time: the queue's length, finished jobs by status."""
+
+    def __init__(self, connection: redis.Redis, queue: str) -> None:
+        self.connection = connection
+        self.queue = queue
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("kcolors_broker_up", "1 when the broker answered the scrape.")
+        try:
+            length = self.connection.llen(self.queue)
+            finished = self.connection.hgetall(FINISHED_JOBS_KEY)
+        except redis.RedisError:
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        queue = GaugeMetricFamily(
+            "kcolors_queue_length", "Jobs waiting in the broker's queue.", labels=["queue"]
+        )
+        queue.add_metric([self.queue], length)
+        yield queue
+        jobs = CounterMetricFamily(
+            "kcolors_jobs_finished",
+            "Jobs finished by status, over all workers (the same from every web process).",
+            labels=["status"],
+        )
+        for status, count in sorted(finished.items()):
+            jobs.add_metric([text(status)], int(count))
+        yield jobs

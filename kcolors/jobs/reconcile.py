@@ -1,0 +1,171 @@
+"""Find jobs and batches whose message Redis lost, and enqueue them again.
+
+After Redis lost its data (flushed, or restarted without persistence), the documents in storage
+still say a job is `queued` or `running`, or a batch is not expanded yet, but no worker will ever
+get their message. Plain functions: the broker is a redis client and enqueueing is a callback,
+so no Celery here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import redis
+from ulid import ULID
+
+from kcolors import defaults
+from kcolors.errors import BatchNotFound, JobNotFound
+from kcolors.jobs.batch import BATCHES_PREFIX, Batch, load_batch
+from kcolors.jobs.job import JOBS_PREFIX, Job, load_job
+from kcolors.jobs.storage import Storage
+
+log = logging.getLogger(__name__)
+
+# Where kombu's Redis transport keeps messages delivered to a worker but not yet acknowledged.
+UNACKED_KEY = "unacked"
+
+
+@dataclass
+class ReconcileReport:
+    """What a reconcile pass saw and did."""
+
+    checked: int = 0
+    unfinished: int = 0
+    requeued: list[str] = field(default_factory=list)
+    batches_requeued: list[str] = field(default_factory=list)
+
+
+def message_task_and_id(raw: bytes | str) -> tuple[str, str] | None:
+    """Return the task name and first argument of a JSON kombu message, or None."""
+    try:
+        message = json.loads(raw)
+        task = message["headers"]["task"]
+        if message.get("content-type") != "application/json":
+            return None
+        body = message["body"]
+        if message.get("properties", {}).get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        args = json.loads(body)[0]
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError, binascii.Error):
+        return None
+    return (str(task), str(args[0])) if args else None
+
+
+def enqueued_ids(broker: redis.Redis, queue: str) -> dict[str, set[str]]:
+    """Return, per task name, the ids with a message waiting in `queue` or held by a worker."""
+    raws: list[bytes | str] = []
+    # kombu keeps one list per priority level: `<queue>` and `<queue>\x06\x16<priority>`.
+    for key in broker.scan_iter(match=f"{queue}*"):
+        if broker.type(key) == b"list":
+            raws.extend(broker.lrange(key, 0, -1))
+    # Each unacknowledged entry is `[message, exchange, routing_key]`.
+    for entry in broker.hvals(UNACKED_KEY):
+        try:
+            raws.append(json.dumps(json.loads(entry)[0]))
+        except (ValueError, IndexError, TypeError):
+            continue
+    ids: dict[str, set[str]] = defaultdict(set)
+    for raw in raws:
+        if (found := message_task_and_id(raw)) is not None:
+            ids[found[0]].add(found[1])
+    return ids
+
+
+def _ids_under(
+    storage: Storage, prefix: str, name: str, created_after: datetime | None = None
+) -> list[str]:
+    ids = [key.split("/")[1] for key in storage.list(prefix) if key.endswith(f"/{name}")]
+    if created_after is None:
+        return ids
+    # Ids are ULIDs: their creation time is in the id itself, no document needs reading.
+    return [i for i in ids if (made := _ulid_time(i)) is not None and made >= created_after]
+
+
+def _ulid_time(item_id: str) -> datetime | None:
+    try:
+        return ULID.from_str(item_id).datetime
+    except ValueError:
+        return None
+
+
+def _age_seconds(created_at: str, now: datetime) -> float:
+    return (now - datetime.fromisoformat(created_at.replace("Z", "+00:00"))).total_seconds()
+
+
+def unfinished_jobs(
+    storage: Storage, job_ids: Iterable[str], min_age_seconds: float, now: datetime
+) -> list[Job]:
+    """Return the jobs still `queued` or `running`, created at least `min_age_seconds` ago."""
+    jobs = []
+    for job_id in job_ids:
+        try:
+            job = load_job(storage, job_id)
+        except JobNotFound:  # deleted since the listing
+            continue
+        if not job.status.is_finished and _age_seconds(job.created_at, now) >= min_age_seconds:
+            jobs.append(job)
+    return jobs
+
+
+def unexpanded_batches(
+    storage: Storage, min_age_seconds: float, now: datetime, created_after: datetime | None = None
+) -> list[Batch]:
+    """Return the batches not yet expanded into jobs, created at least `min_age_seconds` ago."""
+    batches = []
+    for batch_id in _ids_under(storage, BATCHES_PREFIX, "batch.json", created_after):
+        try:
+            batch = load_batch(storage, batch_id)
+        except BatchNotFound:
+            continue
+        if batch.expanded_at is None and _age_seconds(batch.created_at, now) >= min_age_seconds:
+            batches.append(batch)
+    return batches
+
+
+def reconcile(
+    storage: Storage,
+    broker: redis.Redis,
+    enqueue: Callable[[str, str], None],
+    *,
+    queue: str,
+    job_task: str,
+    batch_task: str,
+    failure_task: str | None = None,
+    min_age_seconds: float = defaults.RECONCILE_MIN_AGE_SECONDS,
+    created_after: datetime | None = None,
+    dry_run: bool = False,
+) -> ReconcileReport:
+    """Send `enqueue(task, id)` again for every unfinished job or batch with no message.
+
+    A running job is enqueued again too: its worker is gone with its message, and jobs are
+    idempotent; one that keeps losing its workers ends `too_many_attempts` in `run_job`. A
+    job whose failure waits to be recorded (`failure_task`) has a message behind it.
+    """
+    report = ReconcileReport()
+    now = datetime.now(UTC)
+    # Read the broker before and after the documents: a message moving from the queue to a
+    # worker's unacknowledged set between two reads is seen by at least one of them.
+    before = enqueued_ids(broker, queue)
+    job_ids = _ids_under(storage, JOBS_PREFIX, "job.json", created_after)
+    jobs = unfinished_jobs(storage, job_ids, min_age_seconds, now)
+    batches = unexpanded_batches(storage, min_age_seconds, now, created_after)
+    after = enqueued_ids(broker, queue)
+    report.checked, report.unfinished = len(job_ids), len(jobs)
+    lost = [(job_task, job.id, report.requeued) for job in jobs]
+    lost += [(batch_task, batch.id, report.batches_requeued) for batch in batches]
+    for task, item_id, done in lost:
+        tasks = (task, failure_task) if task == job_task and failure_task else (task,)
+        if any(item_id in ids[name] for ids in (before, after) for name in tasks):
+            continue
+        log.info("%s %s has no message behind it: enqueued again", task, item_id)
+        if not dry_run:
+            enqueue(task, item_id)
+        done.append(item_id)
+    return report

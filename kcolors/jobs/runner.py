@@ -1,0 +1,157 @@
+"""Run one job: load its document, quantize its input, store each output as it finishes.
+
+Plain functions, no Celery: the worker's tasks call them, and tests call them without a broker.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+
+import redis
+
+from kcolors import defaults
+from kcolors.engine.params import QuantizeParams
+from kcolors.engine.quantize import QuantizedOutput, quantize_image
+from kcolors.errors import JobNotFound, KcolorsError, StorageUnavailable
+from kcolors.jobs import metrics
+from kcolors.jobs.events import announce
+from kcolors.jobs.job import Job, load_job, result_key, save_job
+from kcolors.jobs.ordered_writes import OrderedWrites
+from kcolors.jobs.reuse import remember_results
+from kcolors.jobs.settings import Settings
+from kcolors.jobs.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+def after_save(client: redis.Redis, job: Job) -> None:
+    """After each save of a document: send it to the clients waiting on the job; once it is
+    finished, count it in the metrics and index a success for reuse by identical jobs."""
+    document = job.to_dict()
+    announce(client, document)
+    if job.status.is_finished:
+        remember_results(client, job)
+        try:  # from the document just saved: no need to read it back
+            metrics.record_finished_job(document, client)
+        except (redis.RedisError, OSError) as exc:
+            log.warning("job %s: metrics not recorded: %s", job.id, exc)
+
+
+def ignore_saved(job: Job) -> None:
+    """The default of `on_saved`: no one to tell."""
+
+
+def run_job(
+    storage: Storage,
+    job_id: str,
+    settings: Settings,
+    on_saved: Callable[[Job], None] = ignore_saved,
+) -> Job:
+    """Run a queued (or redelivered) job to `succeeded` or `failed`; skip a finished one.
+
+    Raises `StorageUnavailable` when storage fails, so that the caller can retry: every output
+    goes to a deterministic key, and a rerun makes only the outputs not yet recorded.
+    `on_saved(job)` is called after each save of the document, for clients waiting on it.
+    """
+
+    last_saved = time.monotonic()
+
+    def save(job: Job) -> None:
+        nonlocal last_saved
+        save_job(storage, job)
+        last_saved = time.monotonic()
+        on_saved(job)
+
+    job = load_job(storage, job_id)
+    if job.status.is_finished:
+        log.info("job %s already %s, skipped", job.id, job.status.value)
+        return job
+    if job.attempts >= defaults.MAX_JOB_ATTEMPTS:
+        # Each start counts: a job that keeps killing its worker must not loop for ever.
+        message = f"the job was started {job.attempts} times without finishing"
+        job.fail("too_many_attempts", message)
+        save(job)
+        return job
+    job.start()
+    # A later start: the one before may have stored outputs it did not live to record.
+    rerun = job.attempts > 1
+    with OrderedWrites() as writes:
+        # The `running` document and the input's read overlap: one round trip, not two.
+        writes.submit(functools.partial(save, job))
+
+        def store_output(output: QuantizedOutput) -> None:
+            # Runs on the writes thread while the engine makes the next output; the only
+            # changes to `job` until `writes.wait()` below happen there, in order.
+            key = result_key(job.id, output.k, output.extension)
+            if rerun and storage.exists(key):  # same key, same bytes: outputs are deterministic
+                log.info("job %s: %s was stored by an earlier attempt", job.id, key)
+            else:
+                storage.put(key, output.data, output.media_type)
+            job.record_result(output.k, output.stats, key)
+            # The last output is saved with the job's success just after. Progress is saved at
+            # most every PROGRESS_SAVE_SECONDS (a fast job's steps are too quick to watch, and
+            # each save is a round trip), and not when the next output is already queued: its
+            # save will cover both.
+            due = time.monotonic() - last_saved >= defaults.PROGRESS_SAVE_SECONDS
+            if job.progress < 1 and due and not writes.more_waiting():
+                save(job)
+
+        try:
+            started = time.perf_counter()
+            data = storage.get(job.input["key"])
+            read_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            report = quantize_image(
+                data,
+                params_to_run(job),
+                max_pixels=settings.max_pixels,
+                on_output=lambda output: writes.submit(functools.partial(store_output, output)),
+            )
+            engine_seconds = time.perf_counter() - started
+            writes.wait()
+        except StorageUnavailable:
+            raise
+        except KcolorsError as exc:  # bad input or parameters: retrying cannot help
+            writes.wait()
+            job.fail(exc.code, exc.message)
+            save(job)
+            return job
+    job.timings = {
+        "engine": round(engine_seconds, 4),
+        "storage": round(read_seconds + writes.seconds, 4),
+    }
+    job.succeed(report.input_stats)
+    save(job)
+    return job
+
+
+def params_to_run(job: Job) -> QuantizeParams:
+    """The job's parameters less the ks a lost worker's earlier run already recorded."""
+    done = {result["k"] for result in job.results}
+    remaining = tuple(k for k in job.params.k if k not in done)
+    # An auto-k job's output is not tied to a k asked for: redo it whole.
+    if job.params.target_psnr is not None or not remaining:
+        return job.params
+    return job.params.model_copy(update={"k": remaining})
+
+
+def fail_job(
+    storage: Storage,
+    job_id: str,
+    code: str,
+    message: str,
+    on_saved: Callable[[Job], None] = ignore_saved,
+) -> Job | None:
+    """Mark a job failed unless it already finished; return it, or None if it does not exist."""
+    try:
+        job = load_job(storage, job_id)
+    except JobNotFound:
+        return None
+    if not job.status.is_finished:
+        job.fail(code, message)
+        save_job(storage, job)
+        on_saved(job)
+    return job

@@ -1,0 +1,104 @@
+"""One settings object, read from `KCOLORS_*` environment variables, shared by web and worker."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kcolors import defaults
+from kcolors.errors import InvalidConfiguration
+
+PREFIX = "KCOLORS_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Service configuration; each field `name` is read from `KCOLORS_<NAME>`."""
+
+    broker_url: str | None = None  # None: `kcolors up` starts an embedded Valkey server
+    storage_url: str = defaults.STORAGE_URL
+    s3_endpoint_url: str | None = None
+    max_pixels: int = defaults.MAX_PIXELS
+    max_upload_bytes: int = defaults.MAX_UPLOAD_BYTES
+    max_k_values: int = defaults.MAX_K_VALUES
+    source_prefix: str = defaults.SOURCE_PREFIX
+    soft_time_limit: int = defaults.SOFT_TIME_LIMIT_SECONDS
+    hard_time_limit: int = defaults.HARD_TIME_LIMIT_SECONDS
+    visibility_timeout: int = defaults.VISIBILITY_TIMEOUT_SECONDS
+    presign_expires: int = defaults.PRESIGN_EXPIRES_SECONDS
+    storage_retries: int = defaults.STORAGE_RETRIES
+    max_waiting_requests: int = defaults.MAX_WAITING_REQUESTS  # per web process; 0: never wait
+    sweep_interval: int = defaults.SWEEP_INTERVAL_SECONDS  # 0: no automatic sweep for lost jobs
+    api_tokens: tuple[str, ...] = field(default=(), repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+    log_level: str = "INFO"
+    log_format: str = "text"  # "json" for one JSON object per line, carrying the job id
+    metrics_address: str | None = None  # HOST:PORT of the worker's Prometheus exporter
+
+    def __post_init__(self) -> None:
+        if not self.soft_time_limit < self.hard_time_limit < self.visibility_timeout:
+            raise InvalidConfiguration(
+                "time limits must satisfy soft_time_limit < hard_time_limit < visibility_timeout"
+            )
+        if min(self.storage_retries, self.max_waiting_requests, self.sweep_interval) < 0:
+            raise InvalidConfiguration(
+                "storage_retries, max_waiting_requests and sweep_interval must be 0 or more"
+            )
+        if self.max_pixels <= 0 or self.max_upload_bytes <= 0 or self.max_k_values <= 0:
+            raise InvalidConfiguration("size limits must be positive")
+        if self.metrics_address is not None:
+            metrics_host_port(self.metrics_address)
+        if self.log_format not in ("text", "json"):
+            raise InvalidConfiguration(f"log_format must be text or json, not {self.log_format!r}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from defaults, then the environment, then explicit overrides."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, raw, cls.__annotations__[f.name])
+        values.update(overrides)
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """Return the settings as `KCOLORS_*` variables, for the processes `kcolors up` starts."""
+        env = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            text = ",".join(value) if isinstance(value, tuple) else str(value)
+            env[PREFIX + f.name.upper()] = text
+        return env
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+def _parse(name: str, raw: str, annotation: str) -> Any:
+    """Convert one environment value to the field's type, naming the variable when it fails."""
+    try:
+        if annotation.startswith("int"):
+            return int(raw)
+        if annotation.startswith("float"):
+            return float(raw)
+        if annotation.startswith("tuple"):
+            return tuple(item.strip() for item in raw.split(",") if item.strip())
+    except ValueError as exc:
+        raise InvalidConfiguration(f"{PREFIX}{name.upper()}={raw!r}: {exc}") from exc
+    return raw
+
+
+def metrics_host_port(address: str) -> tuple[str, int]:
+    """Split a `HOST:PORT` exporter address, refusing anything else."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidConfiguration(f"metrics_address must be HOST:PORT, not {address!r}")
+    return host, int(port)

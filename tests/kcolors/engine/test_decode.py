@@ -1,0 +1,166 @@
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kcolors.engine.decode import decode_image
+from kcolors.errors import CorruptImage, EmptyImage, ImageTooLarge, UnsupportedFormat
+from tests.images import encode, noisy_photo, three_colors
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "params"),
+    [
+        ("PNG", "png", {}),
+        ("BMP", "bmp", {}),
+        ("TIFF", "tiff", {}),
+        ("WEBP", "webp", {"lossless": True}),
+        ("GIF", "gif", {}),
+    ],
+)
+def test_lossless_formats_decode_to_the_same_pixels(fmt, name, params):
+    pixels = three_colors()
+    decoded = decode_image(encode(pixels, fmt, **params))
+    assert decoded.format == name
+    assert np.array_equal(decoded.pixels, pixels)
+    assert not decoded.has_alpha
+
+
+def test_jpeg_decodes_close_to_the_original():
+    pixels = noisy_photo()
+    decoded = decode_image(encode(pixels, "JPEG", quality=95, subsampling=0))
+    assert decoded.format == "jpeg"
+    assert decoded.pixels.shape == pixels.shape
+    assert np.abs(decoded.pixels.astype(int) - pixels).mean() < 10
+
+
+def test_gif_first_frame_is_used():
+    first = Image.new("RGB", (8, 6), (255, 0, 0))
+    second = Image.new("RGB", (8, 6), (0, 0, 255))
+    data = encode(first, "GIF", save_all=True, append_images=[second])
+    decoded = decode_image(data)
+    assert np.all(decoded.pixels == (255, 0, 0))
+
+
+def test_exif_orientation_is_applied():
+    pixels = np.zeros((10, 20, 3), dtype=np.uint8)
+    pixels[:, :10] = (255, 255, 255)  # left half white
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    decoded = decode_image(encode(pixels, "PNG", exif=exif))
+    assert decoded.pixels.shape == (20, 10, 3)
+    assert np.all(decoded.pixels[:10] == 255) and np.all(decoded.pixels[10:] == 0)
+
+
+@pytest.mark.parametrize("mode", ["L", "1", "P", "CMYK", "YCbCr", "I", "F"])
+def test_modes_without_alpha_become_rgb(mode):
+    source = Image.fromarray(three_colors()).convert(mode)
+    fmt = "TIFF" if mode in ("CMYK", "YCbCr", "I", "F") else "PNG"
+    if mode == "YCbCr":
+        fmt = "JPEG"
+    decoded = decode_image(encode(source, fmt))
+    assert decoded.pixels.shape == (24, 30, 3)
+    assert decoded.pixels.dtype == np.uint8
+    if mode in ("L", "1", "I", "F"):  # grey: the three channels are equal
+        assert np.array_equal(decoded.pixels[..., 0], decoded.pixels[..., 2])
+
+
+def test_16_bit_grey_is_scaled_to_8_bit():
+    values = np.array([[0, 256, 32768, 65535]], dtype=np.uint16)
+    decoded = decode_image(encode(Image.fromarray(values), "PNG"))
+    assert decoded.pixels[0, :, 0].tolist() == [0, 1, 128, 255]
+
+
+def test_rgba_keeps_alpha_and_blanks_invisible_colors():
+    pixels = np.zeros((4, 4, 4), dtype=np.uint8)
+    pixels[..., :3] = (50, 100, 150)
+    pixels[..., 3] = 255
+    pixels[0, 0] = (9, 9, 9, 0)
+    pixels[1, 1, 3] = 128
+    decoded = decode_image(encode(pixels, "PNG"))
+    assert decoded.has_alpha
+    assert decoded.pixels[0, 0].tolist() == [0, 0, 0, 0]
+    assert decoded.pixels[1, 1].tolist() == [50, 100, 150, 128]
+
+
+def test_grey_with_alpha_becomes_rgba():
+    rgba = np.zeros((4, 4, 4), dtype=np.uint8)
+    rgba[..., 3] = 255
+    rgba[0, 0, 3] = 0
+    image = Image.fromarray(rgba).convert("LA")
+    decoded = decode_image(encode(image, "PNG"))
+    assert decoded.has_alpha and decoded.pixels[0, 0, 3] == 0
+
+
+def test_palette_transparency_becomes_alpha():
+    image = Image.new("P", (4, 4), 1)
+    image.putpalette([0, 0, 0, 255, 0, 0])
+    image.putpixel((0, 0), 0)
+    decoded = decode_image(encode(image, "PNG", transparency=0))
+    assert decoded.has_alpha
+    assert decoded.pixels[0, 0, 3] == 0 and decoded.pixels[1, 1].tolist() == [255, 0, 0, 255]
+
+
+def test_fully_opaque_alpha_is_dropped():
+    pixels = np.dstack([three_colors(), np.full((24, 30), 255, np.uint8)])
+    decoded = decode_image(encode(pixels, "PNG"))
+    assert not decoded.has_alpha and decoded.pixels.shape == (24, 30, 3)
+
+
+def test_empty_bytes():
+    with pytest.raises(EmptyImage) as caught:
+        decode_image(b"")
+    assert caught.value.code == "empty_image"
+
+
+def test_not_an_image():
+    with pytest.raises(UnsupportedFormat) as caught:
+        decode_image(b"hello, this is text")
+    assert caught.value.code == "unsupported_format"
+
+
+@pytest.mark.parametrize("fmt", ["PPM", "ICO", "TGA"])
+def test_formats_outside_the_allowlist(fmt):
+    with pytest.raises(UnsupportedFormat, match=fmt):
+        decode_image(encode(three_colors(), fmt))
+
+
+def test_truncated_image_is_corrupt():
+    data = encode(noisy_photo(), "PNG")
+    with pytest.raises(CorruptImage) as caught:
+        decode_image(data[: len(data) // 2])
+    assert caught.value.code == "corrupt_image"
+
+
+def test_pixel_limit_is_checked_from_the_header():
+    data = encode(three_colors(), "PNG")
+    with pytest.raises(ImageTooLarge) as caught:
+        decode_image(data, max_pixels=24 * 30 - 1)
+    assert caught.value.code == "image_too_large"
+    assert decode_image(data, max_pixels=24 * 30).width == 30
+
+
+def test_huge_header_is_refused_before_decoding():
+    # A 1x1 PNG whose header claims 60000 x 60000 pixels: decoding would need 10 GB.
+    data = bytearray(encode(np.zeros((1, 1, 3), np.uint8), "PNG"))
+    ihdr = struct.pack(">II", 60000, 60000) + bytes(data[24:29])
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    with pytest.raises(ImageTooLarge):
+        decode_image(bytes(data))
+
+
+def test_zero_sized_tiff_header_or_garbage_after_signature():
+    with pytest.raises((CorruptImage, UnsupportedFormat)):
+        decode_image(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+
+
+def test_decoded_image_records_input_size():
+    data = encode(three_colors(), "PNG")
+    decoded = decode_image(data)
+    assert decoded.byte_size == len(data)
+    assert (decoded.width, decoded.height) == (30, 24)
+    assert Image.open(io.BytesIO(data)).size == (30, 24)

@@ -1,0 +1,72 @@
+"""`reconcile` against a real Valkey: which unfinished jobs have a message behind them."""
+
+from datetime import UTC, datetime, timedelta
+
+import redis
+from ulid import ULID
+
+from kcolors.engine.params import QuantizeParams
+from kcolors.jobs.broker import EXPAND_BATCH_TASK, PROCESS_JOB_TASK, QUEUE, RECORD_FAILURE_TASK
+from kcolors.jobs.job import Job, save_job
+from kcolors.jobs.reconcile import reconcile
+from kcolors.jobs.settings import Settings
+from kcolors.jobs.storage import LocalStorage
+from worker.celery_app import create_celery_app
+
+
+def running_job(storage) -> Job:
+    job = Job.create(QuantizeParams(k=(2,)), "uploads/cat.png", {"format": "png"})
+    job.start()
+    save_job(storage, job)
+    return job
+
+
+def test_a_job_whose_failure_waits_to_be_recorded_is_not_enqueued_again(tmp_path, valkey_server):
+    broker = redis.Redis.from_url(valkey_server.connection_url)
+    broker.flushall()
+    settings = Settings(broker_url=valkey_server.connection_url)
+    storage = LocalStorage(tmp_path)
+    waiting, lost = running_job(storage), running_job(storage)
+    # Storage was down when the first job failed: its failure waits in the queue to be recorded.
+    create_celery_app(settings).send_task(
+        RECORD_FAILURE_TASK, args=[waiting.id, "storage_unavailable", "storage failed 3 times"]
+    )
+    enqueued = []
+    report = reconcile(
+        storage,
+        broker,
+        lambda task, item_id: enqueued.append((task, item_id)),
+        queue=QUEUE,
+        job_task=PROCESS_JOB_TASK,
+        batch_task=EXPAND_BATCH_TASK,
+        failure_task=RECORD_FAILURE_TASK,
+        min_age_seconds=0,
+    )
+    assert report.unfinished == 2 and report.requeued == [lost.id]
+    assert enqueued == [(PROCESS_JOB_TASK, lost.id)]
+
+
+def test_created_after_leaves_older_jobs_unread(tmp_path, valkey_server):
+    broker = redis.Redis.from_url(valkey_server.connection_url)
+    broker.flushall()
+    storage = LocalStorage(tmp_path)
+    recent = running_job(storage)
+    old = Job(
+        id=str(ULID.from_datetime(datetime.now(UTC) - timedelta(days=2))),
+        params=QuantizeParams(k=(2,)),
+        input={"key": "uploads/cat.png"},
+    )
+    old.start()
+    save_job(storage, old)
+    enqueued = []
+    report = reconcile(
+        storage,
+        broker,
+        lambda task, item_id: enqueued.append(item_id),
+        queue=QUEUE,
+        job_task=PROCESS_JOB_TASK,
+        batch_task=EXPAND_BATCH_TASK,
+        min_age_seconds=0,
+        created_after=datetime.now(UTC) - timedelta(days=1),
+    )
+    assert report.checked == 1 and enqueued == [recent.id]

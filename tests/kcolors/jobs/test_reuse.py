@@ -1,0 +1,89 @@
+"""Identical bytes with identical parameters reuse the stored outputs instead of running again."""
+
+from __future__ import annotations
+
+import functools
+import io
+
+import pytest
+import redis
+
+from kcolors.engine.params import QuantizeParams
+from kcolors.jobs.broker import QUEUE, redis_for
+from kcolors.jobs.job import load_job
+from kcolors.jobs.reuse import find_reusable, fingerprint, image_digest
+from kcolors.jobs.runner import after_save, run_job
+from kcolors.jobs.settings import Settings
+from kcolors.jobs.storage import open_storage
+from tests.images import gradient_png
+from web import create_app
+
+
+@pytest.fixture
+def settings(tmp_path, valkey_server):
+    redis.Redis.from_url(valkey_server.connection_url).flushall()
+    return Settings(
+        storage_url=f"file://{tmp_path / 'store'}", broker_url=valkey_server.connection_url
+    )
+
+
+def post(client, data: bytes, **fields) -> dict:
+    form = {"image": (io.BytesIO(data), "cat.png"), **fields}
+    response = client.post("/api/jobs", data=form, content_type="multipart/form-data")
+    assert response.status_code == 202, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def test_fingerprint_covers_the_bytes_and_every_parameter():
+    digest = image_digest(b"picture")
+    base = fingerprint(digest, QuantizeParams(k=(2, 5)))
+    assert base == fingerprint(digest, QuantizeParams(k=(5, 2)))  # k order does not matter
+    assert base != fingerprint(image_digest(b"picturf"), QuantizeParams(k=(2, 5)))
+    for changed in (
+        QuantizeParams(k=(2, 6)),
+        QuantizeParams(k=(2, 5), dither=True),
+        QuantizeParams(k=(2, 5), space="lab"),
+        QuantizeParams(k=(2, 5), seed=1),
+        QuantizeParams(k=(2, 5), format="webp"),
+    ):
+        assert fingerprint(digest, changed) != base
+
+
+def test_a_second_identical_job_reuses_the_first_ones_outputs(settings):
+    client = create_app({"TESTING": True, "KCOLORS_SETTINGS": settings}).test_client()
+    storage, broker = open_storage(settings), redis.Redis.from_url(settings.broker_url)
+    index = redis_for(settings)
+    data = gradient_png(seed=7)
+    first = post(client, data, k="2,5")
+    run_job(storage, first["id"], settings, on_saved=functools.partial(after_save, index))
+    computed = load_job(storage, first["id"]).to_dict()
+    assert computed["status"] == "succeeded" and computed["reused_from"] is None
+
+    again = post(client, data, k="5,2")
+    assert again["status"] == "succeeded" and again["reused_from"] == first["id"]
+    assert again["attempts"] == 0 and again["progress"] == 1
+    assert again["input"]["key"] == computed["input"]["key"]  # the upload is not stored twice
+    assert [r["key"] for r in again["results"]] == [r["key"] for r in computed["results"]]
+    assert [r["url"] for r in again["results"]] == [
+        f"/api/jobs/{again['id']}/results/{k}" for k in (2, 5)
+    ]
+    assert broker.llen(QUEUE) == 1  # only the first job was ever enqueued
+    image = client.get(f"/api/jobs/{again['id']}/results/5")
+    assert image.status_code == 200 and image.data == storage.get(computed["results"][1]["key"])
+
+    other = post(client, data, k="2,5", dither="true")  # other parameters: computed anew
+    assert other["status"] == "queued" and other["reused_from"] is None
+    assert broker.llen(QUEUE) == 2
+
+
+def test_deleted_outputs_are_not_reused(settings):
+    client = create_app({"TESTING": True, "KCOLORS_SETTINGS": settings}).test_client()
+    storage = open_storage(settings)
+    data = gradient_png(seed=8)
+    first = post(client, data, k="3")
+    index = redis_for(settings)
+    job = run_job(storage, first["id"], settings, on_saved=functools.partial(after_save, index))
+    assert find_reusable(storage, index, image_digest(data), job.params).id == first["id"]
+    storage.delete(job.results[0]["key"])
+    assert find_reusable(storage, index, image_digest(data), job.params) is None
+    assert post(client, data, k="3")["status"] == "queued"

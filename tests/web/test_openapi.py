@@ -1,0 +1,82 @@
+"""The OpenAPI document states the constraints the code enforces: it is made from the one
+parameter model, and the API refuses exactly what it says is out of range."""
+
+import io
+
+import pytest
+
+from kcolors import defaults
+from kcolors.engine.params import QuantizeParams
+from kcolors.jobs.settings import Settings
+from tests.images import gradient_png
+from web.openapi import openapi_document
+
+
+@pytest.fixture
+def settings(tmp_path, valkey_server, broker):
+    return Settings(
+        storage_url=f"file://{tmp_path / 'store'}",
+        broker_url=valkey_server.connection_url,
+        max_k_values=7,
+        source_prefix="inbox/",
+    )
+
+
+def bodies(document: dict, path: str) -> dict:
+    return document["paths"][path]["post"]["requestBody"]["content"]
+
+
+@pytest.mark.parametrize(("path", "source"), [("/api/jobs", "source"), ("/api/batches", "prefix")])
+def test_request_bodies_state_every_field_with_the_models_rules(settings, path, source):
+    model = QuantizeParams.model_json_schema()["properties"]
+    content = bodies(openapi_document(settings), path)
+    for media_type in ("multipart/form-data", "application/json"):
+        properties = content[media_type]["schema"]["properties"]
+        assert set(properties) == {*model, "image" if "multipart" in media_type else source}
+        for name, schema in model.items():
+            stated = properties[name]
+            assert {key: stated[key] for key in schema if key != "title"} == {
+                key: value for key, value in schema.items() if key != "title"
+            }, name
+        assert properties["k"]["maxItems"] == 7
+    json_body = content["application/json"]["schema"]
+    assert json_body["additionalProperties"] is False and json_body["required"] == [source]
+    assert json_body["properties"][source]["pattern"] == "^inbox/"
+
+
+def test_documents_and_the_list_limit_state_the_same_rules(settings):
+    document = openapi_document(settings)
+    params = document["components"]["schemas"]["Params"]
+    assert set(params["required"]) == set(QuantizeParams.model_fields)
+    assert params["properties"]["k"]["items"]["maximum"] == defaults.MAX_K
+    [limit] = document["paths"]["/api/jobs"]["get"]["parameters"]
+    assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, defaults.MAX_LIST_LIMIT)
+
+
+def numeric_bounds() -> list[tuple[str, float, float]]:
+    """Each numeric field with the bounds the OpenAPI document states for it."""
+    bounds = []
+    for name, schema in QuantizeParams.model_json_schema()["properties"].items():
+        schema = schema.get("items", schema)
+        number = next((s for s in schema.get("anyOf", [schema]) if "minimum" in s), None)
+        if number is not None:
+            bounds.append((name, number["minimum"], number["maximum"]))
+    return bounds
+
+
+@pytest.mark.parametrize(("name", "low", "high"), numeric_bounds())
+def test_the_api_accepts_the_stated_bounds_and_refuses_just_beyond(client, name, low, high):
+    step = 1 if isinstance(low, int) else 0.5
+
+    def post(value):
+        form = {"image": (io.BytesIO(gradient_png()), "cat.png"), name: str(value)}
+        if name != "k":
+            form["k"] = "2"
+        return client.post("/api/jobs", data=form, content_type="multipart/form-data")
+
+    for inside in (low, high):
+        assert post(inside).status_code == 202, (name, inside)
+    for outside in (low - step, high + step):
+        response = post(outside)
+        assert response.status_code == 422, (name, outside)
+        assert name in response.get_json()["error"]["message"]
