@@ -43,7 +43,7 @@ def print_report(report: dict[str, Any]) -> None:
         psnr = "" if row["psnr"] is None else f"{row['psnr']:.1f}"
         ratio = "" if row["compression_ratio"] is None else f"{row['compression_ratio']:.2f}"
         status = row["status"] + (f" {row['error_code']}" if row["error_code"] else "")
-        status += " (reused)" if row["reused_from"] else ""
+        status += " (reused)" if row["reused"] else ""
         click.echo(
             f"{row['name'][:32]:<32} {row['k'] or '':>4} {row['bytes'] or '':>9} {ratio:>6} "
             f"{psnr:>6}  {status}"

@@ -58,5 +58,8 @@ def web(host: str, port: int | None, workers: int, threads: int) -> None:
             # Uploads of up to max_upload_bytes must not be cut off by a short timeout.
             "timeout": 120,
             "graceful_timeout": 30,
+            # Idle keep-alive connections are closed after 5 s; slow clients are the proxy's to
+            # absorb (nginx in docker-compose, the ingress in Kubernetes: docs/OPERATIONS.md).
+            "keepalive": 5,
         }
     ).run()

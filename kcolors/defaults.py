@@ -8,6 +8,16 @@ DEFAULT_KS = (2, 5, 10, 15, 24)  # the article's choices
 MAX_K_VALUES = 16
 
 MAX_PIXELS = 50_000_000
+# A file that declares more pixels per byte of itself than this is a decompression bomb, not a
+# picture: flat-colour 12-MP PNGs, the most compressible real images, hold a few hundred.
+MAX_PIXELS_PER_BYTE = 1000
+# The work one job may ask for: its pixels times its outputs (an auto-k output counts as
+# AUTO_K_WORK_OUTPUTS: its search fits several palettes). 12 MP x 25 outputs, 50 MP x 6.
+MAX_JOB_WORK_PIXELS = 300_000_000
+AUTO_K_WORK_OUTPUTS = 8
+# Submissions per client (token, or address) in a window, as Flask-Limiter reads it; "" turns
+# the limit off.
+RATE_LIMIT = "120/minute"
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 STORAGE_URL = "file://./kcolors-data"
@@ -34,6 +44,9 @@ STORAGE_RETRY_MAX_SECONDS = 30.0
 FAILURE_RECORD_SECONDS = 7 * 24 * 3600
 # How long Redis remembers which job computed a fingerprint, for reuse by identical jobs.
 REUSE_INDEX_SECONDS = 30 * 24 * 3600
+# Jobs and batches older than this are deleted by the workers' sweep, objects and all; 0 keeps
+# them for ever.
+RETENTION_DAYS = 30.0
 # Every this many seconds one worker looks for jobs left queued or running with no message behind
 # them (a message lost between Redis and a killed worker, say) among those of the last day.
 SWEEP_INTERVAL_SECONDS = 60

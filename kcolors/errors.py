@@ -44,6 +44,16 @@ class ImageTooLarge(KcolorsError):
     http_status = 413
 
 
+class WorkBudgetExceeded(KcolorsError):
+    code = "work_budget_exceeded"
+    http_status = 422
+
+
+class RateLimited(KcolorsError):
+    code = "rate_limited"
+    http_status = 429
+
+
 class CorruptImage(KcolorsError):
     code = "corrupt_image"
     http_status = 422

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite and benchmarks need, only when they are missing.
 set -euo pipefail
-packages=(pngquant docker-compose chromium chromium-driver)
+# nginx: the buffering reverse proxy of the slow-client tests (deploy/nginx/).
+packages=(pngquant docker-compose chromium chromium-driver nginx)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

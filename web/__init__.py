@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kcolors.jobs.settings import Settings
 
@@ -20,11 +21,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         # Signs the session that holds the form's CSRF token; random per process unless set.
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        SESSION_COOKIE_SAMESITE="Lax",
     )
     if test_config:
         app.config.update(test_config)
 
-    from web import api, auth, batches, health, metrics, pages, waiting
+    from web import api, auth, batches, health, limits, metrics, pages, waiting
     from web.errors import register_error_handlers
 
     register_error_handlers(app)
@@ -35,6 +37,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(batches.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(metrics.bp)
+    limits.init_app(app, settings)
+    if settings.proxy_hops:
+        # Behind a reverse proxy: the client's address is the one the proxies vouch for.
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
+        )  # type: ignore[method-assign]
 
     # Every form is CSRF-checked; the JSON API is for programs, which send no browser cookies.
     csrf = CSRFProtect(app)

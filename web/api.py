@@ -12,10 +12,11 @@ from kcolors.errors import InvalidParameter, ObjectNotFound, ResultNotFound
 from kcolors.jobs.events import document_etag
 from kcolors.jobs.job import list_jobs, load_job, result_filename
 from kcolors.jobs.storage import LocalStorage
+from web.auth import client_owner
+from web.documents import public_document
 from web.openapi import openapi_document
 from web.services import get_settings, get_storage, submit_job
 from web.submission import parse_submission
-from web.urls import with_urls
 from web.waiting import NotModified, parse_wait, read_when_changed
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -25,20 +26,22 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 def create_job() -> tuple[dict, int, dict[str, str]]:
     """Validate, store the input and the job document, then enqueue the job's id."""
     submission = parse_submission(request, get_settings(), get_storage().get)
-    document = submit_job(submission).to_dict()
+    document = submit_job(submission, client_owner()).to_dict()
     # The ETag lets the client wait for the job's first change straight away.
     headers = {
         "Location": url_for("api.get_job", job_id=document["id"]),
         "ETag": f'"{document_etag(document)}"',
     }
-    return with_urls(document), 202, headers
+    return public_document(document), 202, headers
 
 
 @bp.get("/jobs")
 def list_recent_jobs() -> dict:
     """Return the most recent jobs, newest first."""
-    limit = list_limit(request.args.get("limit"))
-    return {"jobs": [with_urls(job.to_dict()) for job in list_jobs(get_storage(), limit)]}
+    limit, owner = list_limit(request.args.get("limit")), client_owner()
+    # With tokens, a client sees its own jobs only (the token guard let only clients in).
+    jobs = list_jobs(get_storage(), limit, owner=owner)
+    return {"jobs": [public_document(job.to_dict()) for job in jobs]}
 
 
 def list_limit(raw: str | None) -> int:
@@ -71,7 +74,7 @@ def get_job(job_id: str) -> Response:
     else:
         job = load_job(get_storage(), job_id)
     document = job.to_dict()
-    response = jsonify(with_urls(document))
+    response = jsonify(public_document(document))
     response.set_etag(document_etag(document))
     return response.make_conditional(request)
 

@@ -6,7 +6,6 @@ from pathlib import PurePosixPath
 
 from flask import Blueprint, Response, request, url_for
 
-from kcolors.engine.probe import probe_image
 from kcolors.errors import (
     BatchTooLarge,
     EmptyBatch,
@@ -27,6 +26,9 @@ from kcolors.jobs.batch import (
     upload_key,
 )
 from kcolors.jobs.broker import EXPAND_BATCH_TASK
+from kcolors.jobs.creation import probe
+from web.auth import client_owner
+from web.documents import PRIVATE_FIELDS
 from web.services import enqueue_task, get_settings, get_storage
 from web.submission import form_params, json_body, json_params, source_key
 
@@ -57,7 +59,7 @@ def batch_from_prefix() -> Batch:
     keys = get_storage().list(prefix)
     check_size(len(keys), f"no object under {prefix!r}")
     names = [(key.removeprefix(prefix).lstrip("/") or key, key) for key in keys]
-    return Batch.create(params, {"prefix": prefix}, names)
+    return Batch.create(params, {"prefix": prefix}, names, client_owner())
 
 
 def batch_from_uploads() -> Batch:
@@ -73,11 +75,11 @@ def batch_from_uploads() -> Batch:
         data = file.read()
         name = PurePosixPath(file.filename or f"image-{number}").name
         try:
-            probed = probe_image(data, settings.max_pixels)
+            probed = probe(data, settings)
         except KcolorsError as exc:
             raise type(exc)(f"{name}: {exc.message}", code=exc.code) from None
         uploads.append((name, data, probed))
-    batch = Batch.create(params, {"uploads": len(uploads)}, [])
+    batch = Batch.create(params, {"uploads": len(uploads)}, [], client_owner())
     for number, (name, data, probed) in enumerate(uploads):
         key = upload_key(batch.id, number, probed.format.extension)
         storage.put(key, data, probed.format.media_type)
@@ -95,7 +97,8 @@ def check_size(count: int, empty_message: str) -> None:
 
 def batch_view(batch: Batch) -> dict:
     """The batch document with its aggregate progress."""
-    return {**batch.to_dict(), "summary": summary(batch, item_jobs(get_storage(), batch))}
+    shown = {name: value for name, value in batch.to_dict().items() if name not in PRIVATE_FIELDS}
+    return {**shown, "summary": summary(batch, item_jobs(get_storage(), batch))}
 
 
 @bp.get("/batches/<batch_id>")

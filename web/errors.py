@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from kcolors.errors import KcolorsError
+from kcolors.errors import KcolorsError, RateLimited
 
 
 def error_response(status: int, code: str, message: str) -> tuple[Response, int]:
@@ -15,10 +15,26 @@ def error_response(status: int, code: str, message: str) -> tuple[Response, int]
     return jsonify({"error": {"code": code, "message": message}}), status
 
 
+def _message_for(exc: HTTPException) -> str:
+    """The error's message; a 413 or a 429 names the limit the request went over."""
+    if exc.code == 429:
+        limit = current_app.config["KCOLORS_SETTINGS"].rate_limit
+        return f"too many submissions: the limit is {limit} per client; retry later"
+    if exc.code != 413:
+        return exc.description or exc.name
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if (request.content_length or 0) > limit:
+        return f"the upload is {request.content_length:,} bytes, more than the limit of {limit:,}"
+    parts = current_app.config.get("MAX_FORM_PARTS") or request.max_form_parts
+    return f"the request is over the limits of {limit:,} bytes and {parts:,} form fields"
+
+
 def _code_for(exc: HTTPException) -> str:
     """Name an HTTP error the way our domain codes read: `Not Found` -> `not_found`."""
     if exc.code == 413:
         return "upload_too_large"
+    if exc.code == 429:
+        return RateLimited.code
     return re.sub(r"[^a-z0-9]+", "_", (exc.name or "error").lower()).strip("_")
 
 
@@ -44,4 +60,9 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if _wants_html():
             return exc
-        return error_response(exc.code or 500, _code_for(exc), exc.description or exc.name)
+        response, status = error_response(exc.code or 500, _code_for(exc), _message_for(exc))
+        # Keep what the error says about the request (`Allow` on a 405), not its content type.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status

@@ -7,7 +7,7 @@ from typing import Any
 
 from kcolors.jobs.job import result_filename
 from web.chart import human_bytes, quality_size_chart
-from web.urls import input_url, result_url
+from web.documents import input_url, result_url
 
 STATUS_TEXT = {
     "queued": "Waiting for a worker…",

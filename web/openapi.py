@@ -116,10 +116,10 @@ SCHEMAS: dict[str, Any] = {
                 "description": "seconds the worker spent in the engine and in storage",
                 "additionalProperties": {"type": "number"},
             },
-            "reused_from": {
-                "description": "the job whose stored outputs this one reuses (same bytes and "
-                "parameters); it never ran",
-                **NULLABLE_STRING,
+            "reused": {
+                "type": "boolean",
+                "description": "born finished with copies of identical work's outputs (same "
+                "bytes, same parameters); it never ran",
             },
             "error": {
                 "oneOf": [
@@ -155,7 +155,13 @@ PATHS: dict[str, Any] = {
                 "404": _error("the `source` object does not exist"),
                 "413": _error("upload or image too large"),
                 "415": _error("unsupported media type or image format"),
-                "422": _error("invalid parameter or unreadable image"),
+                "422": _error(
+                    "invalid parameter, unreadable image, or more work than one job may ask"
+                ),
+                "429": {
+                    **_error("too many submissions from this client (KCOLORS_RATE_LIMIT)"),
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                },
                 "503": _error("broker or storage unavailable"),
             },
         },

@@ -86,6 +86,10 @@ BATCH_PATHS: dict[str, Any] = {
                 "413": _error("too many images, or one too large"),
                 "415": _error("unsupported media type or image format"),
                 "422": _error("invalid parameter, empty prefix or unreadable image"),
+                "429": {
+                    **_error("too many submissions from this client (KCOLORS_RATE_LIMIT)"),
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                },
                 "503": _error("broker or storage unavailable"),
             },
         }

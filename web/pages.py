@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
@@ -13,10 +12,11 @@ from werkzeug.wrappers import Response
 from kcolors import defaults
 from kcolors.engine import params
 from kcolors.engine.formats import FORMAT_NAMES
-from kcolors.engine.probe import probe_image
-from kcolors.errors import JobNotFound, KcolorsError
-from kcolors.jobs.job import Job, list_jobs, load_job
+from kcolors.errors import KcolorsError
+from kcolors.jobs.creation import probe
+from kcolors.jobs.job import list_jobs, load_job
 from kcolors.jobs.settings import Settings
+from web.auth import client_owner
 from web.chart import human_bytes
 from web.forms import JobForm, sentence
 from web.job_view import describe_job, describe_list_item, parse_time
@@ -86,21 +86,20 @@ def submit() -> Response | tuple[str, int]:
         return _render_form(form), 400
     data = form.image.data.read()
     try:
-        job = submit_job(Submission(job_params, probe_image(data, settings.max_pixels), data))
+        job = submit_job(Submission(job_params, probe(data, settings), data), client_owner())
     except KcolorsError as exc:
         return _render_form(form, message=sentence(exc.message)), exc.http_status
-    session["job_ids"] = [job.id, *session.get("job_ids", [])][:RECENT_JOBS]
     return redirect(url_for("pages.job_detail", job_id=job.id), code=303)
 
 
 @bp.get("/jobs")
 def job_list() -> str:
     """List recent jobs, newest first, with thumbnails and status."""
-    # With API tokens configured, job ids are capabilities (the API lists jobs only for a token
-    # holder), so the page lists only the jobs this browser submitted.
-    only_mine = bool(get_settings().api_tokens)
-    jobs = [describe_list_item(job.to_dict()) for job in _recent_jobs(only_mine)]
-    return render_template("jobs.html", jobs=jobs, only_mine=only_mine)
+    # With tokens, a signed-in client sees its own jobs only (others' ids are capabilities).
+    owner = client_owner()
+    jobs = list_jobs(get_storage(), RECENT_JOBS, owner=owner)
+    items = [describe_list_item(job.to_dict()) for job in jobs]
+    return render_template("jobs.html", jobs=items, only_mine=owner is not None)
 
 
 @bp.get("/jobs/<job_id>")
@@ -152,17 +151,6 @@ def _render_form(form: JobForm, message: str | None = None) -> str:
         max_psnr=params.MAX_TARGET_PSNR_DB,
         formats=FORMAT_NAMES,
     )
-
-
-def _recent_jobs(only_mine: bool) -> list[Job]:
-    storage = get_storage()
-    if not only_mine:
-        return list_jobs(storage, RECENT_JOBS)
-    jobs = []
-    for job_id in session.get("job_ids", []):
-        with contextlib.suppress(JobNotFound):  # deleted since
-            jobs.append(load_job(storage, job_id))
-    return jobs
 
 
 def _describe(job_id: str) -> dict:

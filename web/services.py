@@ -68,16 +68,18 @@ def check_broker() -> None:
         raise BrokerUnavailable(f"broker unreachable: {exc}") from exc
 
 
-def submit_job(submission: Submission) -> Job:
+def submit_job(submission: Submission, owner: str | None) -> Job:
     """Create the job (the API's and the form's one path) and enqueue it unless reused."""
     storage, notices = get_storage(), get_redis()
     job = create_job(
         storage,
         notices,
+        get_settings(),
         submission.params,
         submission.probed,
         submission.data,
         source_key=submission.source_key,
+        owner=owner,
     )
     if not job.status.is_finished:
         enqueue_job(storage, notices, job, lambda job_id: enqueue_task(PROCESS_JOB_TASK, job_id))

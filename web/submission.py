@@ -9,8 +9,9 @@ from typing import Any
 from flask import Request
 
 from kcolors.engine.params import QuantizeParams
-from kcolors.engine.probe import ProbedImage, probe_image
+from kcolors.engine.probe import ProbedImage
 from kcolors.errors import InvalidJson, InvalidParameter, MissingImage, UnsupportedMediaType
+from kcolors.jobs.creation import probe
 from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import check_key
 
@@ -54,7 +55,7 @@ def parse_upload(request: Request, settings: Settings) -> Submission:
         raise MissingImage("send the picture as the multipart field `image`")
     params = form_params(request, settings)
     data = file.read()
-    return Submission(params, probe_image(data, settings.max_pixels), data)
+    return Submission(params, probe(data, settings), data)
 
 
 def source_key(value: Any, settings: Settings, field: str = "source") -> str:
@@ -75,7 +76,7 @@ def parse_source(request: Request, settings: Settings, read: Callable[[str], byt
     key = source_key(body.get("source"), settings)
     params = json_params(body, settings, besides="source")
     data = read(key)
-    return Submission(params, probe_image(data, settings.max_pixels), data, source_key=key)
+    return Submission(params, probe(data, settings), data, source_key=key)
 
 
 def parse_submission(

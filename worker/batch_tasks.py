@@ -23,7 +23,7 @@ def expand_batch(self: Task, batch_id: str) -> int:
     try:
         batch = load_batch(storage, batch_id)
         if batch.expanded_at is None:
-            to_run = expand(storage, worker_redis(), batch, worker_settings().max_pixels)
+            to_run = expand(storage, worker_redis(), batch, worker_settings())
         else:  # a redelivered message: the jobs exist; send again those that never started
             jobs = item_jobs(storage, batch)
             to_run = [j.id for j in jobs.values() if j.status is JobStatus.QUEUED]

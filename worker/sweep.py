@@ -20,6 +20,7 @@ from kcolors.jobs.broker import (
     SWEEP_TASK,
 )
 from kcolors.jobs.reconcile import ReconcileReport, reconcile
+from kcolors.jobs.retention import delete_expired
 from kcolors.jobs.storage import Storage
 from worker.tasks import worker_redis, worker_settings, worker_storage
 
@@ -65,7 +66,8 @@ def claim_sweep(client: redis.Redis, chain: str, seconds: int) -> bool:
 @shared_task(name=SWEEP_TASK, bind=True)
 def sweep_lost_jobs(self: Task, chain: str) -> list[str] | None:
     """Enqueue again the recent jobs and batches left unfinished with no message behind them,
-    then come back in `sweep_interval` seconds; return the ids enqueued.
+    delete those past `KCOLORS_RETENTION_DAYS` (a bounded number per pass), then come back in
+    `sweep_interval` seconds; return the ids enqueued.
 
     A job's message can be lost without Redis losing data: kombu pops it before recording it
     as unacknowledged, and a worker killed in between takes it along. Such a job stays queued;
@@ -86,9 +88,15 @@ def sweep_lost_jobs(self: Task, chain: str) -> list[str] | None:
             min_age_seconds=settings.hard_time_limit + interval,
             created_after=now - timedelta(seconds=defaults.SWEEP_WINDOW_SECONDS),
         )
+        expired = delete_expired(worker_storage(), client, now, settings.retention_days)
     except (KcolorsError, redis.RedisError, OSError) as exc:
         log.warning("sweep for lost jobs failed, trying again in %d s: %s", interval, exc)
         report = None
+    else:
+        if expired.jobs or expired.batches:
+            log.info("retention: deleted %d jobs and %d batches (%d objects)%s",
+                     len(expired.jobs), len(expired.batches), expired.objects,
+                     "; more next time" if expired.more_left else "")  # fmt: skip
     self.apply_async(args=[chain], countdown=interval)
     if report is None:
         return []

@@ -13,8 +13,9 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from kcolors import defaults
 from kcolors.errors import JobNotFound, StorageUnavailable
 from kcolors.jobs.broker import PROCESS_JOB_TASK, RECORD_FAILURE_TASK, redis_for
+from kcolors.jobs.events import after_save
 from kcolors.jobs.job import Job
-from kcolors.jobs.runner import after_save, fail_job, run_job
+from kcolors.jobs.runner import fail_job, run_job
 from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import Storage, open_storage
 

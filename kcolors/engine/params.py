@@ -73,7 +73,8 @@ class QuantizeParams(BaseModel):
     @classmethod
     def _default_ks(cls, data: Any) -> Any:
         """No k and no target: the article's choice of k."""
-        if isinstance(data, Mapping) and not data.get("k") and data.get("target_psnr") is None:
+        no_target = isinstance(data, Mapping) and data.get("target_psnr") in (None, "")
+        if no_target and not data.get("k"):
             return {**data, "k": defaults.DEFAULT_KS}
         return data
 

@@ -15,7 +15,6 @@ from typing import Any
 import redis
 
 from kcolors.engine.params import QuantizeParams
-from kcolors.engine.probe import probe_image
 from kcolors.errors import (
     BatchNotFound,
     JobNotFound,
@@ -23,18 +22,20 @@ from kcolors.errors import (
     ObjectNotFound,
     StorageUnavailable,
 )
-from kcolors.jobs.creation import create_job
+from kcolors.jobs.creation import check_work, create_job, probe
 from kcolors.jobs.job import Job, JobStatus, load_job, new_job_id, now_iso, parse_job_id
 from kcolors.jobs.reuse import fingerprint, image_digest
+from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import Storage
 
 BATCHES_PREFIX = "batches/"
 MAX_BATCH_IMAGES = 1000
 REPORT_COLUMNS = (
-    "name", "job_id", "status", "reused_from", "k", "bytes", "compression_ratio", "psnr",
+    "name", "job_id", "status", "reused", "k", "bytes", "compression_ratio", "psnr",
     "distinct_colors", "truecolor_png_bytes", "input_width", "input_height", "input_bytes",
     "error_code", "error_message",
 )  # fmt: skip
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 log = logging.getLogger(__name__)
 
 
@@ -48,14 +49,19 @@ class Batch:
     items: list[dict[str, Any]]  # {"name", "key", "job_id", "error", "duplicate_of"}
     created_at: str = field(default_factory=now_iso)
     expanded_at: str | None = None  # when every item got its job (or its error)
+    owner: str | None = None  # the client that made it, when tokens are set
 
     @classmethod
     def create(
-        cls, params: QuantizeParams, source: dict[str, Any], names_and_keys: list[tuple[str, str]]
+        cls,
+        params: QuantizeParams,
+        source: dict[str, Any],
+        names_and_keys: list[tuple[str, str]],
+        owner: str | None = None,
     ) -> Batch:
         """A new batch over `(name, key)` pairs, not yet expanded into jobs."""
         items = [{"name": n, "key": k, "job_id": None, "error": None} for n, k in names_and_keys]
-        return cls(id=new_job_id(), params=params, source=source, items=items)
+        return cls(id=new_job_id(), params=params, source=source, items=items, owner=owner)
 
     def to_dict(self) -> dict[str, Any]:
         """The stored batch document."""
@@ -66,6 +72,7 @@ class Batch:
             "items": self.items,
             "created_at": self.created_at,
             "expanded_at": self.expanded_at,
+            "owner": self.owner,
         }
 
     @classmethod
@@ -78,6 +85,7 @@ class Batch:
             items=data["items"],
             created_at=data["created_at"],
             expanded_at=data["expanded_at"],
+            owner=data.get("owner"),
         )
 
 
@@ -106,7 +114,7 @@ def load_batch(storage: Storage, batch_id: str) -> Batch:
         raise BatchNotFound(f"no batch {batch_id!r}") from None
 
 
-def expand(storage: Storage, notices: redis.Redis, batch: Batch, max_pixels: int) -> list[str]:
+def expand(storage: Storage, notices: redis.Redis, batch: Batch, settings: Settings) -> list[str]:
     """Give every item a job (a new one, one reusing stored outputs, or its twin's); save all.
 
     Returns the ids of the jobs to enqueue. A picture that cannot be read gets an error instead.
@@ -116,18 +124,28 @@ def expand(storage: Storage, notices: redis.Redis, batch: Batch, max_pixels: int
     for item in batch.items:
         try:
             data = storage.get(item["key"])
-            probed = probe_image(data, max_pixels)
+            probed = probe(data, settings)
+            check_work(batch.params, probed, settings)
         except StorageUnavailable:
             raise  # the task retries; an unreadable picture is the item's error
         except KcolorsError as exc:
             item.update(job_id=None, error=exc.to_dict())
             continue
-        same_work = fingerprint(image_digest(data), batch.params)
+        same_work = fingerprint(image_digest(data), batch.params, batch.owner)
         twin = by_fingerprint.get(same_work)
         if twin is not None:  # the same picture twice in one batch: one job serves both
             item.update(job_id=twin["job_id"], error=None, duplicate_of=twin["name"])
             continue
-        job = create_job(storage, notices, batch.params, probed, data, source_key=item["key"])
+        job = create_job(
+            storage,
+            notices,
+            settings,
+            batch.params,
+            probed,
+            data,
+            source_key=item["key"],
+            owner=batch.owner,
+        )
         if not job.status.is_finished:
             to_run.append(job.id)
         item.update(job_id=job.id, error=None)
@@ -159,7 +177,7 @@ def summary(batch: Batch, jobs: dict[str, Job]) -> dict[str, Any]:
             state, done = ("failed", 1.0) if item.get("error") else ("queued", 0.0)
         else:
             state, done = job.status.value, job.progress
-            counts["reused"] += bool(job.reused_from or item.get("duplicate_of"))
+            counts["reused"] += bool(job.reused or item.get("duplicate_of"))
         counts[state] += 1
         progress += done
     total = len(batch.items)
@@ -178,7 +196,7 @@ def report_rows(batch: Batch, jobs: dict[str, Job]) -> list[dict[str, Any]]:
             "name": item["name"],
             "job_id": item["job_id"],
             "status": job.status.value if job else ("failed" if error else "queued"),
-            "reused_from": job.reused_from if job else None,
+            "reused": bool(job and job.reused),
             "input_width": job.input.get("width") if job else None,
             "input_height": job.input.get("height") if job else None,
             "input_bytes": job.input.get("bytes") if job else None,
@@ -192,9 +210,17 @@ def report_rows(batch: Batch, jobs: dict[str, Job]) -> list[dict[str, Any]]:
 
 
 def report_csv(rows: list[dict[str, Any]]) -> str:
-    """The report as CSV text, with a header line."""
+    """The report as CSV text, with a header line; no cell can run as a spreadsheet formula."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=REPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({name: inert_cell(value) for name, value in row.items()} for row in rows)
     return buffer.getvalue()
+
+
+def inert_cell(value: Any) -> Any:
+    """Quote a text cell a spreadsheet would read as a formula (OWASP's CSV injection advice):
+    one starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

@@ -15,16 +15,35 @@ from typing import Any
 
 import redis
 
+from kcolors import defaults
 from kcolors.engine.params import QuantizeParams
-from kcolors.engine.probe import ProbedImage
-from kcolors.errors import BrokerUnavailable, StorageUnavailable
-from kcolors.jobs.events import announce
+from kcolors.engine.probe import ProbedImage, probe_image
+from kcolors.errors import BrokerUnavailable, StorageUnavailable, WorkBudgetExceeded
+from kcolors.jobs.events import after_save, announce
 from kcolors.jobs.job import Job, input_key, job_key, save_job
 from kcolors.jobs.reuse import find_reusable, image_digest
+from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import Storage
 
 WRITE_THREADS = 16  # two round trips per new job, for several request threads at once
 log = logging.getLogger(__name__)
+
+
+def probe(data: bytes, settings: Settings) -> ProbedImage:
+    """Check an image's header against this service's limits, before anything is stored."""
+    return probe_image(data, settings.max_pixels, settings.max_pixels_per_byte)
+
+
+def check_work(params: QuantizeParams, probed: ProbedImage, settings: Settings) -> None:
+    """Refuse a job asking for more work (pixels x outputs) than one job may."""
+    outputs = len(params.k) + (defaults.AUTO_K_WORK_OUTPUTS if params.target_psnr else 0)
+    pixels = probed.width * probed.height
+    if pixels * outputs > settings.max_job_work:
+        raise WorkBudgetExceeded(
+            f"{pixels:,} pixels x {outputs} outputs = {pixels * outputs:,}, more than the limit "
+            f"of {settings.max_job_work:,} per job (an auto-k output counts as "
+            f"{defaults.AUTO_K_WORK_OUTPUTS}); ask for fewer k values or a smaller picture"
+        )
 
 
 def input_info(probed: ProbedImage, data: bytes) -> dict[str, Any]:
@@ -48,26 +67,31 @@ def write_pool() -> ThreadPoolExecutor:
 def create_job(
     storage: Storage,
     notices: redis.Redis,
+    settings: Settings,
     params: QuantizeParams,
     probed: ProbedImage,
     data: bytes,
     *,
     source_key: str | None = None,
+    owner: str | None = None,
 ) -> Job:
     """Store a new job for an image: finished at once when identical work was done before,
-    else queued (the caller enqueues it). Without `source_key`, `data` is stored as its input."""
-    job = Job.create(params, source_key or "", input_info(probed, data))
-    source = find_reusable(storage, notices, job.input["sha256"], params)
-    if source is not None:  # same bytes, same parameters: the outputs exist already
-        job.reuse_results(source)
-        save_job(storage, job)
-        announce(notices, job.to_dict())
-        return job
-    # The input and the queued document at once: one round trip's wait, not two.
-    pool, writes = write_pool(), []
+    else queued (the caller enqueues it). Without `source_key`, `data` is stored as its input.
+    `owner` is the client when tokens are set: reuse stays within its own jobs."""
+    check_work(params, probed, settings)
+    job = Job.create(params, source_key or "", input_info(probed, data), owner)
     if source_key is None:
         job.input["key"] = input_key(job.id, probed.format.extension)
+    source = find_reusable(storage, notices, job.input["sha256"], params, owner)
+    # Same bytes, same parameters: copies of the stored outputs, made now, under this job.
+    copies = job.reuse_results(source) if source is not None else []
+    # The input, the copies and the document at once: one round trip's wait, not several.
+    pool = write_pool()
+    writes = [pool.submit(storage.copy, old, new) for old, new in copies]
+    if source_key is None:
         writes.append(pool.submit(storage.put, job.input["key"], data, probed.format.media_type))
+    if copies:  # the document last: it must never name outputs not yet there
+        futures.wait(writes)
     writes.append(pool.submit(save_job, storage, job))
     futures.wait(writes)
     try:
@@ -76,8 +100,9 @@ def create_job(
     except StorageUnavailable:
         discard_objects(storage, job, uploaded=source_key is None)
         raise
-    # The queued version, for clients that wait on the job from its 202 on.
-    announce(notices, job.to_dict())
+    # The first version, for clients that wait on the job from its 202 on; a reused job is
+    # finished already, and counted as such.
+    after_save(notices, job)
     return job
 
 

@@ -19,7 +19,10 @@ from typing import Any
 
 import redis
 
+from kcolors.jobs import metrics
 from kcolors.jobs.broker import text
+from kcolors.jobs.job import Job
+from kcolors.jobs.reuse import remember_results
 
 CHANNEL_PREFIX = "kcolors:job-saved:"
 VERSION_PREFIX = "kcolors:job-version:"
@@ -94,3 +97,16 @@ class ChangeWaiter:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def after_save(client: redis.Redis, job: Job) -> None:
+    """After each save of a document: send it to the clients waiting on the job; once it is
+    finished, count it in the metrics and index a success for reuse by identical jobs."""
+    document = job.to_dict()
+    announce(client, document)
+    if job.status.is_finished:
+        remember_results(client, job)
+        try:  # from the document just saved: no need to read it back
+            metrics.record_finished_job(document, client)
+        except (redis.RedisError, OSError) as exc:
+            log.warning("job %s: metrics not recorded: %s", job.id, exc)

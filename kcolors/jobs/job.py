@@ -18,6 +18,7 @@ from kcolors.errors import InvalidTransition, JobNotFound, ObjectNotFound
 from kcolors.jobs.storage import Storage
 
 JOBS_PREFIX = "jobs/"
+MAX_LIST_SCAN = 2000  # job documents read at most to list one client's recent jobs
 
 
 class JobStatus(StrEnum):
@@ -62,12 +63,21 @@ class Job:
     results: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, str] | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds: engine, storage
-    reused_from: str | None = None  # the job whose stored outputs this one reuses
+    reused: bool = False  # born finished with copies of identical work's outputs
+    owner: str | None = None  # the client (a token's hash) that made it, when tokens are set
 
     @classmethod
-    def create(cls, params: QuantizeParams, input_key: str, input_info: dict[str, Any]) -> Job:
+    def create(
+        cls,
+        params: QuantizeParams,
+        input_key: str,
+        input_info: dict[str, Any],
+        owner: str | None = None,
+    ) -> Job:
         """Return a new queued job reading its image from `input_key`."""
-        return cls(id=new_job_id(), params=params, input={"key": input_key, **input_info})
+        return cls(
+            id=new_job_id(), params=params, input={"key": input_key, **input_info}, owner=owner
+        )
 
     @property
     def expected_outputs(self) -> int:
@@ -100,15 +110,22 @@ class Job:
         self.progress = 1.0
         self.finished_at = now_iso()
 
-    def reuse_results(self, source: Job) -> None:
-        """Finish a new job at once with the outputs `source` computed from the same input."""
+    def reuse_results(self, source: Job) -> list[tuple[str, str]]:
+        """Finish a new job at once with the outputs `source` computed from the same input,
+        under this job's own keys; return the (source key, own key) pairs to copy. The job
+        names no other job: a client never learns another client's job id."""
         self._require(JobStatus.QUEUED)
         self.status = JobStatus.SUCCEEDED  # born finished: it never runs, so never `running`
-        self.reused_from = source.reused_from or source.id
-        self.input = {**source.input, **self.input, "key": source.input["key"]}
-        self.results = [dict(r) for r in source.results]
+        self.reused = True
+        self.input = {**source.input, **self.input}
+        copies, self.results = [], []
+        for result in source.results:
+            key = result_key(self.id, result["k"], result["key"].rsplit(".", 1)[-1])
+            copies.append((result["key"], key))
+            self.results.append({**result, "key": key})
         self.progress = 1.0
         self.started_at = self.finished_at = now_iso()
+        return copies
 
     def fail(self, code: str, message: str) -> None:
         """Mark the job failed with a stable code and a plain message."""
@@ -135,7 +152,8 @@ class Job:
             "results": self.results,
             "error": self.error,
             "timings": self.timings,
-            "reused_from": self.reused_from,
+            "reused": self.reused,
+            "owner": self.owner,
         }
 
     @classmethod
@@ -154,7 +172,8 @@ class Job:
             results=data["results"],
             error=data["error"],
             timings=data.get("timings", {}),
-            reused_from=data.get("reused_from"),
+            reused=bool(data.get("reused") or data.get("reused_from")),
+            owner=data.get("owner"),
         )
 
 
@@ -232,13 +251,18 @@ def load_job(storage: Storage, job_id: str) -> Job:
     return Job.from_dict(json.loads(data))
 
 
-def list_jobs(storage: Storage, limit: int) -> list[Job]:
-    """Return the `limit` most recent jobs, newest first (ULIDs sort by creation time)."""
+def list_jobs(storage: Storage, limit: int, owner: str | None = None) -> list[Job]:
+    """Return the `limit` most recent jobs (of `owner` only, if given), newest first: ULIDs
+    sort by creation time. An owner's are looked for among the `MAX_LIST_SCAN` newest jobs."""
     keys = [key for key in storage.list(JOBS_PREFIX) if key.endswith("/job.json")]
-    jobs = []
-    for key in sorted(keys, reverse=True)[:limit]:
+    jobs: list[Job] = []
+    for key in sorted(keys, reverse=True)[: limit if owner is None else MAX_LIST_SCAN]:
         try:
-            jobs.append(load_job(storage, key.split("/")[1]))
+            job = load_job(storage, key.split("/")[1])
         except JobNotFound:  # deleted between the listing and the read
             continue
+        if owner is None or job.owner == owner:
+            jobs.append(job)
+        if len(jobs) == limit:
+            break
     return jobs

@@ -29,9 +29,13 @@ def image_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def fingerprint(digest: str, params: QuantizeParams) -> str:
-    """What identifies a job's outputs: the input's digest and every parameter."""
-    canonical = json.dumps({"sha256": digest, **params.to_dict()}, sort_keys=True)
+def fingerprint(digest: str, params: QuantizeParams, owner: str | None = None) -> str:
+    """What identifies a job's outputs: the input's digest and every parameter, and the
+    client when tokens are set (one client's work is never reused for another)."""
+    identity = {"sha256": digest, **params.to_dict()}
+    if owner is not None:
+        identity["owner"] = owner
+    canonical = json.dumps(identity, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -43,7 +47,7 @@ def index_key(value: str) -> str:
 def job_fingerprint(job: Job) -> str | None:
     """The fingerprint of a job, or None for a job created without its input's digest."""
     digest = job.input.get("sha256")
-    return fingerprint(digest, job.params) if digest else None
+    return fingerprint(digest, job.params, job.owner) if digest else None
 
 
 def remember_results(index: redis.Redis, job: Job) -> None:
@@ -52,17 +56,22 @@ def remember_results(index: redis.Redis, job: Job) -> None:
     if value is None or job.status is not JobStatus.SUCCEEDED:
         return
     try:
-        index.set(index_key(value), job.reused_from or job.id, ex=defaults.REUSE_INDEX_SECONDS)
+        index.set(index_key(value), job.id, ex=defaults.REUSE_INDEX_SECONDS)
     except (redis.RedisError, OSError) as exc:
         log.warning("job %s: not indexed for reuse: %s", job.id, exc)
 
 
 def find_reusable(
-    storage: Storage, index: redis.Redis, digest: str, params: QuantizeParams
+    storage: Storage,
+    index: redis.Redis,
+    digest: str,
+    params: QuantizeParams,
+    owner: str | None = None,
 ) -> Job | None:
-    """The succeeded job whose stored outputs answer these bytes and parameters, if any."""
+    """The succeeded job (of this client, when tokens are set) whose stored outputs answer these
+    bytes and parameters, if any."""
     try:
-        job_id = index.get(index_key(fingerprint(digest, params)))
+        job_id = index.get(index_key(fingerprint(digest, params, owner)))
     except (redis.RedisError, OSError) as exc:
         log.warning("reuse index unreadable, computing again: %s", exc)
         return None
@@ -79,3 +88,16 @@ def find_reusable(
         log.info("fingerprint of job %s is stale; computing again", job.id)
         return None
     return job
+
+
+def forget_results(index: redis.Redis, job: Job) -> None:
+    """Drop the index entry naming `job` (it is being deleted), if it still names it."""
+    value = job_fingerprint(job)
+    if value is None:
+        return
+    try:
+        if index.get(index_key(value)) in (job.id.encode(), job.id):
+            index.delete(index_key(value))
+    except (redis.RedisError, OSError) as exc:
+        # A stale entry is harmless: `find_reusable` checks that the outputs still exist.
+        log.warning("job %s: reuse index entry not removed: %s", job.id, exc)

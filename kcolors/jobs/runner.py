@@ -10,34 +10,16 @@ import logging
 import time
 from collections.abc import Callable
 
-import redis
-
 from kcolors import defaults
 from kcolors.engine.params import QuantizeParams
 from kcolors.engine.quantize import QuantizedOutput, quantize_image
 from kcolors.errors import JobNotFound, KcolorsError, StorageUnavailable
-from kcolors.jobs import metrics
-from kcolors.jobs.events import announce
 from kcolors.jobs.job import Job, load_job, result_key, save_job
 from kcolors.jobs.ordered_writes import OrderedWrites
-from kcolors.jobs.reuse import remember_results
 from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import Storage
 
 log = logging.getLogger(__name__)
-
-
-def after_save(client: redis.Redis, job: Job) -> None:
-    """After each save of a document: send it to the clients waiting on the job; once it is
-    finished, count it in the metrics and index a success for reuse by identical jobs."""
-    document = job.to_dict()
-    announce(client, document)
-    if job.status.is_finished:
-        remember_results(client, job)
-        try:  # from the document just saved: no need to read it back
-            metrics.record_finished_job(document, client)
-        except (redis.RedisError, OSError) as exc:
-            log.warning("job %s: metrics not recorded: %s", job.id, exc)
 
 
 def ignore_saved(job: Job) -> None:

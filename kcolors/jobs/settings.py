@@ -22,6 +22,10 @@ class Settings:
     storage_url: str = defaults.STORAGE_URL
     s3_endpoint_url: str | None = None
     max_pixels: int = defaults.MAX_PIXELS
+    max_pixels_per_byte: int = defaults.MAX_PIXELS_PER_BYTE
+    max_job_work: int = defaults.MAX_JOB_WORK_PIXELS  # pixels x outputs per job
+    rate_limit: str = defaults.RATE_LIMIT  # submissions per client; "" for none
+    proxy_hops: int = 0  # trusted reverse proxies in front (X-Forwarded-For hops to believe)
     max_upload_bytes: int = defaults.MAX_UPLOAD_BYTES
     max_k_values: int = defaults.MAX_K_VALUES
     source_prefix: str = defaults.SOURCE_PREFIX
@@ -32,6 +36,7 @@ class Settings:
     storage_retries: int = defaults.STORAGE_RETRIES
     max_waiting_requests: int = defaults.MAX_WAITING_REQUESTS  # per web process; 0: never wait
     sweep_interval: int = defaults.SWEEP_INTERVAL_SECONDS  # 0: no automatic sweep for lost jobs
+    retention_days: float = defaults.RETENTION_DAYS  # 0: keep jobs for ever
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     secret_key: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
@@ -47,8 +52,20 @@ class Settings:
             raise InvalidConfiguration(
                 "storage_retries, max_waiting_requests and sweep_interval must be 0 or more"
             )
-        if self.max_pixels <= 0 or self.max_upload_bytes <= 0 or self.max_k_values <= 0:
+        limits = (self.max_pixels, self.max_upload_bytes, self.max_k_values,
+                  self.max_pixels_per_byte, self.max_job_work)  # fmt: skip
+        if min(limits) <= 0:
             raise InvalidConfiguration("size limits must be positive")
+        if self.max_k_values < len(defaults.DEFAULT_KS):
+            # A request without k asks for the default list: it must fit.
+            raise InvalidConfiguration(
+                f"max_k_values must be at least {len(defaults.DEFAULT_KS)}, the length of the "
+                f"default k list {','.join(map(str, defaults.DEFAULT_KS))}"
+            )
+        if not 0 <= self.retention_days < 1e6:  # also refuses nan
+            raise InvalidConfiguration("retention_days must be 0 (keep for ever) or more")
+        if self.proxy_hops < 0:
+            raise InvalidConfiguration("proxy_hops must be 0 or more")
         if self.metrics_address is not None:
             metrics_host_port(self.metrics_address)
         if self.log_format not in ("text", "json"):

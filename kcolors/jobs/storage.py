@@ -56,6 +56,10 @@ class Storage(abc.ABC):
         """Return the object at `key`, or raise `ObjectNotFound`."""
 
     @abc.abstractmethod
+    def copy(self, source: str, target: str) -> None:
+        """Store a copy of the object at `source` at `target`; `ObjectNotFound` if none."""
+
+    @abc.abstractmethod
     def exists(self, key: str) -> bool:
         """Tell whether an object is stored at `key`."""
 
@@ -110,6 +114,9 @@ class LocalStorage(Storage):
             return self.path(key).read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectNotFound(f"no object at {key!r}") from None
+
+    def copy(self, source: str, target: str) -> None:
+        self.put(target, self.get(source))
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
@@ -209,6 +216,15 @@ class S3Storage(Storage):
     def get(self, key: str) -> bytes:
         body: bytes = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         return body
+
+    @_translate_s3_errors
+    def copy(self, source: str, target: str) -> None:
+        # Server-side: the bytes never come through this process.
+        self.client.copy_object(
+            Bucket=self.bucket,
+            Key=self._key(target),
+            CopySource={"Bucket": self.bucket, "Key": self._key(source)},
+        )
 
     @_translate_s3_errors
     def exists(self, key: str) -> bool:

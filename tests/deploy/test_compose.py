@@ -170,7 +170,7 @@ def test_prometheus_scrapes_the_web_server_and_every_worker(config):
     source = prometheus["volumes"][0].split(":")[0]
     scrape = yaml.safe_load((COMPOSE_FILE.parent / source).read_text())["scrape_configs"]
     jobs = {job["job_name"]: job for job in scrape}
-    web_port = config["services"]["web"]["ports"][0]["target"]
+    web_port = int(config["services"]["web"]["expose"][0])
     assert jobs["kcolors-web"]["static_configs"][0]["targets"] == [f"web:{web_port}"]
     [workers] = jobs["kcolors-worker"]["dns_sd_configs"]
     address = Settings.from_env(config["services"]["worker"]["environment"]).metrics_address
@@ -185,3 +185,22 @@ def test_every_setting_is_documented_in_the_readme():
         if f"| `{PREFIX}{f.name.upper()}` |" not in readme
     ]
     assert not undocumented, f"README's settings table lacks {undocumented}"
+
+
+def test_only_the_buffering_proxy_is_published_and_it_forwards_to_the_web_server(config):
+    services = config["services"]
+    assert "ports" not in services["web"]  # gunicorn never meets a client directly
+    proxy = services["proxy"]
+    [published] = proxy["ports"]
+    env = proxy["environment"]
+    assert int(published["target"]) == int(env["PROXY_LISTEN"])
+    assert env["PROXY_UPSTREAM"] == f"web:{services['web']['expose'][0]}"
+    assert proxy["depends_on"]["web"]["condition"] == "service_healthy"
+    template, target = proxy["volumes"][0].split(":")[:2]
+    assert (COMPOSE_FILE.parent / template).is_file()
+    assert target.startswith("/etc/nginx/templates/")
+    # The proxy forwards one hop of X-Forwarded-For, and the web trusts exactly one.
+    assert Settings.from_env(services["web"]["environment"]).proxy_hops == 1
+    body = env["PROXY_MAX_BODY"].removesuffix("m")
+    limit = Settings.from_env(services["web"]["environment"]).max_upload_bytes
+    assert int(body) * 1024 * 1024 > limit

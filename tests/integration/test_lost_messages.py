@@ -26,7 +26,7 @@ def test_a_job_whose_message_was_lost_is_enqueued_again_by_the_sweep(
     # Saved and announced like any job, but its message never reaches Redis.
     data = gradient_png()
     probed = probe_image(data, settings.max_pixels)
-    job = create_job(storage, redis_for(settings), QuantizeParams(k=(2, 5)), probed, data)
+    job = create_job(storage, redis_for(settings), settings, QuantizeParams(k=(2, 5)), probed, data)
     workers = [start_worker(settings), start_worker(settings)]
     server = start_live_server(settings)
     [document] = wait_for_jobs(server.url, [job.id], timeout=90)

@@ -52,12 +52,16 @@ def test_requests_without_a_valid_token_get_401_and_store_nothing(client, settin
     assert open_storage(settings).list() == []
 
 
-def test_any_configured_token_is_accepted(client):
+def test_any_configured_token_is_accepted_and_lists_its_own_jobs_only(client):
+    made = {}
     for token in (TOKEN, "another-token"):
         response = post_image(client, Authorization=f"Bearer {token}")
         assert response.status_code == 202, response.get_data(as_text=True)
-    listed = client.get("/api/jobs", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert len(listed.get_json()["jobs"]) == 2
+        assert "owner" not in response.get_json()
+        made[token] = response.get_json()["id"]
+    for token, job_id in made.items():
+        listed = client.get("/api/jobs", headers={"Authorization": f"Bearer {token}"})
+        assert [job["id"] for job in listed.get_json()["jobs"]] == [job_id]
 
 
 def test_one_job_stays_readable_by_its_id_so_its_page_works(client):
@@ -67,10 +71,13 @@ def test_one_job_stays_readable_by_its_id_so_its_page_works(client):
     assert client.get(f"/jobs/{job['id']}").status_code == 200
 
 
-def test_health_pages_and_api_description_stay_open(client):
+def test_health_and_api_description_stay_open_and_pages_ask_to_sign_in(client):
     assert client.get("/healthz").status_code == 200
-    assert client.get("/").status_code == 200
     assert client.get("/api/openapi.json").status_code == 200
+    for page in ("/", "/jobs"):
+        response = client.get(page)
+        assert response.status_code == 303
+        assert response.headers["Location"] == f"/signin?next={page}"
 
 
 def test_without_tokens_the_api_is_open(tmp_path, valkey_server):

@@ -12,7 +12,8 @@ import redis
 
 from kcolors.jobs.batch import expand, load_batch
 from kcolors.jobs.broker import EXPAND_BATCH_TASK, QUEUE, redis_for
-from kcolors.jobs.runner import after_save, run_job
+from kcolors.jobs.events import after_save
+from kcolors.jobs.runner import run_job
 from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import open_storage
 from tests.fixtures.openapi import check_response
@@ -42,7 +43,7 @@ def storage(settings):
 def run_batch_like_a_worker(storage, settings, batch_id: str) -> list[str]:
     """Do what the Celery tasks do, in this process: expand, then run every job."""
     index = redis_for(settings)
-    to_run = expand(storage, index, load_batch(storage, batch_id), settings.max_pixels)
+    to_run = expand(storage, index, load_batch(storage, batch_id), settings)
     for job_id in to_run:
         run_job(storage, job_id, settings, on_saved=functools.partial(after_save, index))
     return to_run
@@ -119,7 +120,10 @@ def test_a_prefix_batch_fans_out_reports_and_reuses(client, storage, settings):
     summary = client.get(f"/api/batches/{again['id']}").get_json()["summary"]
     assert summary["succeeded"] == 4 and summary["reused"] == 4
     reused_rows = client.get(f"/api/batches/{again['id']}/report.json").get_json()["rows"]
-    assert {r["reused_from"] for r in reused_rows if r["name"] == "cat1.png"} == {cat1[0]["job_id"]}
+    again_cat1 = [r for r in reused_rows if r["name"] == "cat1.png"]
+    assert {r["reused"] for r in again_cat1} == {True}
+    assert [r["bytes"] for r in again_cat1] == [r["bytes"] for r in cat1]
+    assert cat1[0]["job_id"] not in json.dumps(reused_rows)  # no other job is named
 
 
 def test_an_upload_batch_stores_each_picture_once_checked(client, storage, settings):

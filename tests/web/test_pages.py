@@ -202,16 +202,45 @@ def test_a_configured_secret_key_signs_the_session(settings):
     assert app.config["SECRET_KEY"] == "s3cret"
 
 
-def test_with_api_tokens_the_list_shows_only_the_jobs_this_browser_submitted(settings):
-    app = create_app({"TESTING": True, "KCOLORS_SETTINGS": settings.replace(api_tokens=("t",))})
-    client = app.test_client()
+def sign_in(client, token: str, next_page: str = "/"):
+    html = client.get(f"/signin?next={next_page}").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    return client.post(f"/signin?next={next_page}", data={"csrf_token": csrf, "token": token})
+
+
+def test_with_api_tokens_the_pages_ask_for_a_token_once_and_list_the_clients_jobs(settings):
+    tokens = settings.replace(api_tokens=("token-a", "token-b"))
+    app = create_app({"TESTING": True, "KCOLORS_SETTINGS": tokens})
+    client, other = app.test_client(), app.test_client()
     someone_elses = stored_failed_job(settings)
+    assert client.get("/").status_code == 303  # not signed in: to the sign-in form
+    refused = sign_in(client, "not-a-token")
+    assert refused.status_code == 401 and "not one of this service's tokens" in page_text(refused)
+    assert client.get("/jobs").status_code == 303
+    signed_in = sign_in(client, "token-a", "/jobs")
+    assert signed_in.status_code == 303 and signed_in.headers["Location"] == "/jobs"
     mine = submit(client).headers["Location"].rsplit("/", 1)[1]
+    assert sign_in(other, "token-b").status_code == 303
+    theirs = submit(other).headers["Location"].rsplit("/", 1)[1]
     response = client.get("/jobs")
     html = response.get_data(as_text=True)
-    assert mine in html and someone_elses.id not in html
-    assert "The jobs submitted from this browser." in page_text(response)
-    assert "No jobs yet" in page_text(app.test_client().get("/jobs"))
+    assert mine in html and theirs not in html and someone_elses.id not in html
+    assert "The jobs submitted with your token." in page_text(response)
+    assert theirs in other.get("/jobs").get_data(as_text=True)
+    # A job's page stays readable by its id, signed in or not: the id is the capability.
+    assert app.test_client().get(f"/jobs/{mine}").status_code == 200
+    # The API knows the same client by its bearer token.
+    listed = client.get("/api/jobs", headers={"Authorization": "Bearer token-a"}).get_json()
+    assert [job["id"] for job in listed["jobs"]] == [mine]
+
+
+def test_sign_in_goes_back_only_to_a_page_of_this_site(settings):
+    tokens = settings.replace(api_tokens=("token-a",))
+    client = create_app({"TESTING": True, "KCOLORS_SETTINGS": tokens}).test_client()
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        response = sign_in(client, "token-a", target)
+        assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert sign_in(client, "token-a", "/jobs").headers["Location"] == "/jobs"
 
 
 def test_without_javascript_only_an_unfinished_job_page_reloads_itself(client, settings):
@@ -246,7 +275,7 @@ def test_storage_down_gets_a_plain_page_not_json(settings, s3_server):
     assert "Storage error on 'jobs/': NoSuchBucket." in page_text(response)
 
 
-def test_a_job_that_reuses_results_names_the_job_that_computed_them(client, settings):
+def test_a_job_that_reuses_results_says_so_without_naming_another_job(client, settings):
     storage = open_storage(settings)
     source = Job.create(QuantizeParams(k=(2,)), "jobs/x/input.png", {"format": "png"})
     source.start()
@@ -259,5 +288,6 @@ def test_a_job_that_reuses_results_names_the_job_that_computed_them(client, sett
     again.reuse_results(source)
     save_job(storage, again)
     text = page_text(client.get(f"/jobs/{again.id}"))
-    assert f"quantized before, in job {source.id} : its results are shown here" in text
+    assert "quantized before: these results are copies of that work" in text
+    assert source.id not in text
     assert "#102030 100.0%" in text

@@ -1,17 +1,20 @@
 """The one job-creation path (API, form and batches): stored, announced, reused, failed."""
 
+import json
+
 import pytest
 
 from kcolors.engine.params import QuantizeParams
-from kcolors.engine.probe import probe_image
-from kcolors.errors import BrokerUnavailable
+from kcolors.errors import BrokerUnavailable, WorkBudgetExceeded
 from kcolors.jobs.batch import Batch, expand, save_batch
-from kcolors.jobs.creation import create_job, enqueue_job
-from kcolors.jobs.events import latest_version
+from kcolors.jobs.creation import create_job, enqueue_job, probe
+from kcolors.jobs.events import after_save, latest_version
 from kcolors.jobs.job import JobStatus, load_job, save_job
-from kcolors.jobs.runner import after_save
+from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import LocalStorage
 from tests.images import encode, gradient_image, gradient_png
+
+SETTINGS = Settings()
 
 
 @pytest.fixture
@@ -21,7 +24,7 @@ def storage(tmp_path):
 
 def test_a_new_job_is_stored_with_its_upload_and_announced(storage, broker):
     data = gradient_png()
-    job = create_job(storage, broker, QuantizeParams(k=(2,)), probe_image(data, 10**6), data)
+    job = create_job(storage, broker, SETTINGS, QuantizeParams(k=(2,)), probe(data, SETTINGS), data)
     assert job.status is JobStatus.QUEUED and storage.get(job.input["key"]) == data
     assert load_job(storage, job.id).to_dict() == job.to_dict()
     assert latest_version(broker, job.id)[1] == "queued"
@@ -29,21 +32,42 @@ def test_a_new_job_is_stored_with_its_upload_and_announced(storage, broker):
 
 def test_identical_work_is_reused_and_announced_finished(storage, broker):
     data, params = gradient_png(), QuantizeParams(k=(2,))
-    first = create_job(storage, broker, params, probe_image(data, 10**6), data)
+    first = create_job(storage, broker, SETTINGS, params, probe(data, SETTINGS), data)
     first.start()
     storage.put(f"jobs/{first.id}/k2.png", b"output")
     first.record_result(2, {"bytes": 6}, f"jobs/{first.id}/k2.png")
     first.succeed({})
     save_job(storage, first)
     after_save(broker, first)  # indexes the success for reuse
-    again = create_job(storage, broker, params, probe_image(data, 10**6), data)
-    assert again.status is JobStatus.SUCCEEDED and again.reused_from == first.id
+    again = create_job(storage, broker, SETTINGS, params, probe(data, SETTINGS), data)
+    assert again.status is JobStatus.SUCCEEDED and again.reused
+    # Copies under the new job's own keys: the document names no other job.
+    assert again.results[0]["key"] == f"jobs/{again.id}/k2.png"
+    assert storage.get(again.results[0]["key"]) == b"output"
+    assert first.id not in json.dumps(again.to_dict())
     assert latest_version(broker, again.id)[1] == "succeeded"
+    # Counted as finished, as the computed job was: submitted = finished + in flight.
+    assert broker.hget("kcolors:metrics:jobs_finished", "succeeded") == b"2"
+
+
+def test_with_tokens_reuse_stays_within_one_clients_jobs(storage, broker):
+    data, params = gradient_png(), QuantizeParams(k=(2,))
+    first = create_job(storage, broker, SETTINGS, params, probe(data, SETTINGS), data, owner="a")
+    first.start()
+    storage.put(f"jobs/{first.id}/k2.png", b"output")
+    first.record_result(2, {"bytes": 6}, f"jobs/{first.id}/k2.png")
+    first.succeed({})
+    save_job(storage, first)
+    after_save(broker, first)
+    other = create_job(storage, broker, SETTINGS, params, probe(data, SETTINGS), data, owner="b")
+    assert other.status is JobStatus.QUEUED and not other.reused
+    same = create_job(storage, broker, SETTINGS, params, probe(data, SETTINGS), data, owner="a")
+    assert same.status is JobStatus.SUCCEEDED and same.reused
 
 
 def test_a_job_the_broker_cannot_take_ends_failed_never_queued(storage, broker):
     data = gradient_png()
-    job = create_job(storage, broker, QuantizeParams(k=(2,)), probe_image(data, 10**6), data)
+    job = create_job(storage, broker, SETTINGS, QuantizeParams(k=(2,)), probe(data, SETTINGS), data)
 
     def broker_down(job_id: str) -> None:
         raise BrokerUnavailable("the job queue is unreachable")
@@ -62,7 +86,7 @@ def test_batch_jobs_come_from_the_same_path_and_are_announced(storage, broker):
     names = [(key.rsplit("/", 1)[1], key) for key in storage.list("uploads/b/")]
     batch = Batch.create(QuantizeParams(k=(2,)), {"prefix": "uploads/b/"}, names)
     save_batch(storage, batch)
-    to_run = expand(storage, broker, batch, 10**6)
+    to_run = expand(storage, broker, batch, SETTINGS)
     assert len(to_run) == 3
     for job_id in to_run:
         job = load_job(storage, job_id)
@@ -71,3 +95,22 @@ def test_batch_jobs_come_from_the_same_path_and_are_announced(storage, broker):
     [unreadable] = [item for item in batch.items if item["error"]]
     assert unreadable["name"] == "notes.txt"
     assert unreadable["error"]["code"] == "unsupported_format"
+
+
+@pytest.mark.parametrize(
+    ("params", "work"),
+    [(QuantizeParams(k=tuple(range(2, 12))), 10), (QuantizeParams(k=(2,), target_psnr=30), 9)],
+)
+def test_a_job_over_the_work_budget_is_refused_before_anything_is_stored(
+    storage, broker, params, work
+):
+    data = gradient_png(64, 48)  # 3,072 pixels
+    settings = Settings(max_job_work=3072 * work - 1)
+    with pytest.raises(WorkBudgetExceeded) as caught:
+        create_job(storage, broker, settings, params, probe(data, settings), data)
+    assert caught.value.http_status == 422
+    assert f"3,072 pixels x {work} outputs" in caught.value.message
+    assert f"more than the limit of {3072 * work - 1:,} per job" in caught.value.message
+    assert storage.list("") == []
+    loose = Settings(max_job_work=3072 * work)
+    assert create_job(storage, broker, loose, params, probe(data, loose), data).id

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 
 import pytest
 import redis
 
 from kcolors.engine.params import QuantizeParams
 from kcolors.jobs.broker import QUEUE, redis_for
+from kcolors.jobs.events import after_save
 from kcolors.jobs.job import load_job
 from kcolors.jobs.reuse import find_reusable, fingerprint, image_digest
-from kcolors.jobs.runner import after_save, run_job
+from kcolors.jobs.runner import run_job
 from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import open_storage
 from tests.images import gradient_png
@@ -57,13 +59,14 @@ def test_a_second_identical_job_reuses_the_first_ones_outputs(settings):
     first = post(client, data, k="2,5")
     run_job(storage, first["id"], settings, on_saved=functools.partial(after_save, index))
     computed = load_job(storage, first["id"]).to_dict()
-    assert computed["status"] == "succeeded" and computed["reused_from"] is None
+    assert computed["status"] == "succeeded" and computed["reused"] is False
 
     again = post(client, data, k="5,2")
-    assert again["status"] == "succeeded" and again["reused_from"] == first["id"]
+    assert again["status"] == "succeeded" and again["reused"] is True
     assert again["attempts"] == 0 and again["progress"] == 1
-    assert again["input"]["key"] == computed["input"]["key"]  # the upload is not stored twice
-    assert [r["key"] for r in again["results"]] == [r["key"] for r in computed["results"]]
+    # Copies under the new job's own keys: nothing in the answer names the first job.
+    assert first["id"] not in json.dumps(again)
+    assert [r["key"] for r in again["results"]] == [f"jobs/{again['id']}/k{k}.png" for k in (2, 5)]
     assert [r["url"] for r in again["results"]] == [
         f"/api/jobs/{again['id']}/results/{k}" for k in (2, 5)
     ]
@@ -72,7 +75,7 @@ def test_a_second_identical_job_reuses_the_first_ones_outputs(settings):
     assert image.status_code == 200 and image.data == storage.get(computed["results"][1]["key"])
 
     other = post(client, data, k="2,5", dither="true")  # other parameters: computed anew
-    assert other["status"] == "queued" and other["reused_from"] is None
+    assert other["status"] == "queued" and other["reused"] is False
     assert broker.llen(QUEUE) == 2
 
 

@@ -1,4 +1,5 @@
-"""Where the web serves a job's images: URLs are the web's business, never stored by workers."""
+"""What the API shows of a stored job: the document with the URLs the web serves its images at
+(URLs are the web's business, never stored by workers), less who made it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ def input_url(job_id: str) -> str:
     return f"/api/jobs/{job_id}/input"
 
 
-def with_urls(document: dict[str, Any]) -> dict[str, Any]:
+# Kept in storage, never shown: which client (a token's hash) made the job.
+PRIVATE_FIELDS = ("owner",)
+
+
+def public_document(document: dict[str, Any]) -> dict[str, Any]:
     """A stored job document as the API answers it: each result with its `url`."""
     results = [{**r, "url": result_url(document["id"], r["k"])} for r in document["results"]]
-    return {**document, "results": results}
+    shown = {name: value for name, value in document.items() if name not in PRIVATE_FIELDS}
+    return {**shown, "results": results}

@@ -1,0 +1,42 @@
+"""Rate limits on submissions, per client, with Flask-Limiter (its counters in the broker's
+Redis, so every web process shares them): `KCOLORS_RATE_LIMIT`, answered `429` with
+`Retry-After`."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_limiter import Limiter
+
+from kcolors.jobs.broker import broker_url
+from kcolors.jobs.settings import Settings
+from web.auth import client_owner
+
+# One budget shared by every way of creating work: a job, a batch, the form.
+SUBMISSION_ENDPOINTS = ("api.create_job", "batches.create_batch", "pages.submit")
+
+
+def client_key() -> str:
+    """Who a submission counts against: its token's owner, else its address (the client's,
+    behind `KCOLORS_PROXY_HOPS` trusted proxies)."""
+    owner = client_owner()
+    return f"owner:{owner}" if owner else f"address:{request.remote_addr}"
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Limit the submission endpoints of `app` (registered already) to `settings.rate_limit`."""
+    if not settings.rate_limit:
+        return
+    limiter = Limiter(
+        key_func=client_key,
+        app=app,
+        storage_uri=broker_url(settings) if settings.broker_url else "memory://",
+        storage_options={"socket_connect_timeout": 2, "socket_timeout": 2},
+        headers_enabled=True,
+        # A broker outage must not turn submissions into 500s: count in memory meanwhile.
+        swallow_errors=True,
+        in_memory_fallback_enabled=True,
+        key_prefix="kcolors:rate",
+    )
+    limit = limiter.shared_limit(settings.rate_limit, scope="submissions")
+    for endpoint in SUBMISSION_ENDPOINTS:
+        app.view_functions[endpoint] = limit(app.view_functions[endpoint])
