@@ -1,13 +1,20 @@
-# One entry point for humans and CI. `make test` installs what the suite needs, then runs it.
+# One entry point for humans and CI. `make run` installs what the service runs and starts it;
+# `make test` installs what the suite needs (test tools included), then runs it.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-deps node-deps test lint run bench audit
+.PHONY: install setup system-deps node-deps test lint run bench audit
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# The service alone: the Python package and its runtime dependencies, nothing else.
+install: $(PY)
+	$(PY) -m pip install --quiet -e .
+
+# Everything the tests and benchmarks need: dev dependencies, Debian's tools (pngquant, Chromium,
+# nginx, ...) and s3rver.
 setup: $(PY) system-deps node-deps
 	$(PY) -m pip install --quiet -e '.[dev]'
 
@@ -28,7 +35,7 @@ lint: setup
 test: setup lint
 	$(PY) -m pytest
 
-run: setup
+run: install
 	$(VENV)/bin/kcolors up
 
 # Known vulnerabilities in the installed dependencies: fails on one, warns when no service answers.

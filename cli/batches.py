@@ -7,15 +7,17 @@ from typing import Any
 import click
 
 from cli.client import call, follow
+from cli.tables import OUTPUT_COLUMNS, Column, output_cells, plural, render
 
 
 def describe(batch: dict[str, Any]) -> str:
     """One line on a batch's progress."""
     s = batch["summary"]
     return (
-        f"batch {batch['id']}: {s['status']} ({s['progress']:.0%}) {s['total']} images: "
-        f"{s['succeeded']} succeeded ({s['reused']} reused), {s['failed']} failed, "
-        f"{s['running']} running, {s['queued']} queued"
+        f"batch {batch['id']}: {s['status']} ({s['progress']:.0%}), "
+        f"{plural(s['total'], 'image')}: {s['succeeded']:,} succeeded ({s['reused']:,} reused), "
+        f"{s['failed']:,} failed, {s.get('cancelled', 0):,} cancelled, {s['running']:,} running, "
+        f"{s['queued']:,} queued"
     )
 
 
@@ -37,14 +39,13 @@ def submit_batch(server: str, prefix: str, fields: dict[str, Any], wait: bool, t
 
 
 def print_report(report: dict[str, Any]) -> None:
-    """Print one line per image and k."""
-    click.echo(f"{'image':<32} {'k':>4} {'bytes':>9} {'ratio':>6} {'psnr':>6}  status")
+    """Print one line per image and k, in the CLI's one dialect."""
+    columns = [Column("image", right=False), *OUTPUT_COLUMNS, Column("status", right=False)]
+    rows = []
     for row in report["rows"]:
-        psnr = "" if row["psnr"] is None else f"{row['psnr']:.1f}"
-        ratio = "" if row["compression_ratio"] is None else f"{row['compression_ratio']:.2f}"
         status = row["status"] + (f" {row['error_code']}" if row["error_code"] else "")
         status += " (reused)" if row["reused"] else ""
-        click.echo(
-            f"{row['name'][:32]:<32} {row['k'] or '':>4} {row['bytes'] or '':>9} {ratio:>6} "
-            f"{psnr:>6}  {status}"
-        )
+        # No output: a failed, cancelled or waiting image.
+        cells = ["-"] * len(OUTPUT_COLUMNS) if row["k"] is None else output_cells(row)
+        rows.append([row["name"][:40], *cells, status])
+    click.echo(render(columns, rows))

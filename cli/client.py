@@ -12,6 +12,7 @@ import click
 import requests
 
 from cli.params import given_params, param_options, params_from_options
+from cli.tables import OUTPUT_COLUMNS, Column, output_cells, picture, plural, render
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 # The client's token, one of the server's KCOLORS_API_TOKENS.
@@ -94,20 +95,17 @@ def describe(job: dict[str, Any]) -> str:
 
 
 def print_results(job: dict[str, Any], server: str) -> None:
-    """Print the statistics of each output."""
+    """Print the input and the statistics of each output, in the CLI's one dialect."""
     source = job["input"]
-    click.echo(
-        f"input: {source.get('width')}x{source.get('height')} {source.get('format')}, "
-        f"{source.get('bytes')} bytes, {source.get('distinct_colors', '?')} colours"
-    )
-    click.echo(f"{'k':>4} {'bytes':>9} {'ratio':>6} {'truecolor':>10} {'psnr':>6} colours  url")
-    for result in job["results"]:
-        psnr = "inf" if result.get("psnr") is None else f"{result['psnr']:.1f}"
-        click.echo(
-            f"{result['k']:>4} {result['bytes']:>9} {result.get('compression_ratio', 0):>6.2f} "
-            f"{result.get('truecolor_png_bytes', 0):>10} {psnr:>6} {result['distinct_colors']:>7}"
-            f"  {server}{result['url']}"
-        )
+    colours = source.get("distinct_colors")
+    described = picture(source.get("width"), source.get("height"), source.get("format"))
+    summary = f"input: {described}, {plural(source.get('bytes') or 0, 'byte')}"
+    if colours is not None:
+        summary += f", {plural(colours, 'distinct colour')}"
+    click.echo(summary)
+    columns = [*OUTPUT_COLUMNS, Column("url", right=False)]
+    rows = [[*output_cells(r), f"{server}{r['url']}"] for r in job["results"]]
+    click.echo(render(columns, rows))
 
 
 def follow(
@@ -138,7 +136,7 @@ def wait_for(server: str, job: dict[str, Any], timeout: float) -> dict[str, Any]
     return follow(
         f"{server}/api/jobs/{job['id']}",
         job,
-        lambda doc: doc["status"] in ("succeeded", "failed"),
+        lambda doc: doc["status"] in ("succeeded", "failed", "cancelled"),
         describe,
         timeout,
     )
@@ -146,9 +144,9 @@ def wait_for(server: str, job: dict[str, Any], timeout: float) -> dict[str, Any]
 
 def finish(job: dict[str, Any], server: str) -> None:
     """Print a finished job's results, or fail the command if the job failed."""
-    if job["status"] == "succeeded":
+    if job["status"] in ("succeeded", "cancelled") and job["results"]:
         print_results(job, server)
-    elif job["status"] == "failed":
+    if job["status"] == "failed":
         raise click.ClickException(f"job failed: {job['error']['code']}: {job['error']['message']}")
 
 
@@ -208,3 +206,22 @@ def status(job_id: str | None, queue: bool, wait: bool, timeout: float, server: 
     else:
         click.echo(describe(job))
     finish(job, server)
+
+
+@click.command()
+@click.argument("item_id", metavar="ID")
+@click.option("--batch", is_flag=True, help="ID is a batch: cancel every job of it")
+@server_option
+def cancel(item_id: str, batch: bool, server: str) -> None:
+    """Cancel a job (or, with --batch, a batch): at once if queued, else at its next output."""
+    server = server.rstrip("/")
+    kind = "batches" if batch else "jobs"
+    document = call("DELETE", f"{server}/api/{kind}/{item_id}")
+    if batch:
+        from cli.batches import describe as describe_batch
+
+        click.echo(describe_batch(document))
+    elif document["status"] == "cancelled":
+        click.echo(describe(document))
+    else:
+        click.echo(f"{describe(document)}; asked to stop at its next output")

@@ -1,28 +1,57 @@
-"""Entry point of the `kcolors` console script; commands live in sibling modules."""
+"""Entry point of the `kcolors` console script; commands live in sibling modules.
+
+Each command's module is imported only when that command runs (or help lists it): `kcolors
+quantize` is timed against pngquant as a whole process, and must not pay for `requests`, the
+service or the other commands.
+"""
+
+import importlib
+from typing import Any
 
 import click
 
-from cli.client import status, submit
-from cli.quantize import quantize
-from cli.reconcile import reconcile
-from cli.up import up
-from cli.web import web
-from cli.worker import worker
+# command name -> "module:attribute", in the order `kcolors --help` lists them
+COMMANDS = {
+    "quantize": "cli.quantize:quantize",
+    "up": "cli.up:up",
+    "worker": "cli.worker:worker",
+    "web": "cli.web:web",
+    "submit": "cli.client:submit",
+    "status": "cli.client:status",
+    "cancel": "cli.client:cancel",
+    "reconcile": "cli.reconcile:reconcile",
+}
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a configuration error is one line naming the variable, exit 2."""
+        from kcolors.errors import InvalidConfiguration
+
+        try:
+            return super().invoke(ctx)
+        except InvalidConfiguration as exc:
+            click.echo(f"kcolors: configuration error: {exc.message}", err=True)
+            ctx.exit(2)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[cmd_name].split(":")
+        command: Any = getattr(importlib.import_module(module), attribute)
+        return command if isinstance(command, click.Command) else None
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(package_name="kcolors")
 def main() -> None:
     """kcolors: k-means colour quantization, for one image or for thousands."""
 
-
-main.add_command(quantize)
-main.add_command(up)
-main.add_command(worker)
-main.add_command(web)
-main.add_command(submit)
-main.add_command(status)
-main.add_command(reconcile)
 
 if __name__ == "__main__":
     main()

@@ -11,13 +11,17 @@ def show_queue() -> None:
     """Print how many jobs wait in the broker and which workers answer."""
     import redis
 
+    from cli.up import use_local_broker
     from kcolors.jobs.broker import QUEUE
     from kcolors.jobs.settings import Settings
     from worker.celery_app import create_celery_app
 
+    use_local_broker()
     settings = Settings.from_env()
     if not settings.broker_url:
-        raise click.ClickException("set KCOLORS_BROKER_URL to the broker's Redis URL")
+        raise click.ClickException(
+            "no broker: set KCOLORS_BROKER_URL, or run this in the folder of a running kcolors up"
+        )
     try:
         length = redis.Redis.from_url(settings.broker_url, socket_timeout=5).llen(QUEUE)
     except redis.RedisError as exc:

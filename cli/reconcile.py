@@ -20,6 +20,9 @@ def reconcile(min_age_seconds: float, dry_run: bool, as_json: bool) -> None:
     # Imported here so that `kcolors --help` and `kcolors quantize` stay light.
     import redis
 
+    from cli.up import use_local_broker
+
+    use_local_broker()
     from kcolors.errors import KcolorsError
     from kcolors.jobs.broker import broker_url
     from kcolors.jobs.settings import Settings
@@ -28,7 +31,7 @@ def reconcile(min_age_seconds: float, dry_run: bool, as_json: bool) -> None:
     from worker.sweep import requeue_lost
 
     settings = Settings.from_env()
-    celery = create_celery_app(settings)
+    celery = create_celery_app(settings)  # after use_local_broker(): the same broker
     broker = redis.Redis.from_url(broker_url(settings), socket_timeout=10)
     try:
         report = requeue_lost(

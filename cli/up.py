@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import requests
 
-LOCAL_STORAGE_URL = "file://./kcolors-data"
 # Queued jobs survive a restart of `kcolors up`: the embedded broker keeps them here.
 BROKER_DATA_DIR = ".kcolors-broker"
+# Held (flock) by the `kcolors up` running in this folder: a second one says so and stops.
+LOCK_FILE = "up.lock"
+# Where the running `kcolors up` writes its embedded broker's URL, for the other commands
+# (`kcolors status --queue`, `kcolors reconcile`, `kcolors worker`) run in the same folder.
+BROKER_URL_FILE = "broker-url"
 STARTUP_TIMEOUT_SECONDS = 60
 SHUTDOWN_TIMEOUT_SECONDS = 30
 
@@ -25,6 +32,64 @@ def free_port(host: str) -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def local_broker_url(folder: Path | None = None) -> str | None:
+    """The URL of the embedded broker of a `kcolors up` running in `folder` (the current one)."""
+    path = (folder or Path.cwd()) / BROKER_DATA_DIR / BROKER_URL_FILE
+    with contextlib.suppress(OSError):
+        return path.read_text().strip() or None
+    return None
+
+
+def use_local_broker() -> str | None:
+    """With KCOLORS_BROKER_URL unset, point this process at the broker of the `kcolors up`
+    running in this folder (if any), as if the variable were set; return the URL in use."""
+    if not os.environ.get("KCOLORS_BROKER_URL"):
+        found = local_broker_url()
+        if found:
+            os.environ["KCOLORS_BROKER_URL"] = found
+    return os.environ.get("KCOLORS_BROKER_URL") or None
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a taken port before anything starts, suggesting --port."""
+    if port == 0:
+        return
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"{host}:{port} is taken ({exc.strerror}): is kcolors (or another server) "
+                f"running there already? Choose another port, e.g. --port {port + 1}"
+            ) from None
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold this folder's lock while `kcolors up` runs; a second one exits at once, having
+    touched nothing of the first's."""
+    lock_path = folder / LOCK_FILE
+    folder.mkdir(exist_ok=True)
+    with lock_path.open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            pid = lock.read().strip() or "?"
+            raise click.ClickException(
+                f"kcolors up is running in this folder already (pid {pid}): stop it, or run "
+                "this one from another folder"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        try:
+            yield
+        finally:
+            (folder / BROKER_URL_FILE).unlink(missing_ok=True)
 
 
 def start(command: list[str], env: dict[str, str], **options: object) -> subprocess.Popen:
@@ -73,10 +138,12 @@ def up(host: str, port: int | None, workers: int) -> None:
 
     settings = Settings.from_env()
     port = defaults.WEB_PORT if port is None else port
+    check_port_free(host, port)
     if not os.environ.get("KCOLORS_STORAGE_URL"):
-        settings = settings.replace(storage_url=LOCAL_STORAGE_URL)
-    open_storage(settings).check()
+        settings = settings.replace(storage_url=defaults.STORAGE_URL)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(folder_lock(Path(BROKER_DATA_DIR)))
+        open_storage(settings).check()
         if not settings.broker_url:
             broker = start([sys.executable, "-m", "cli.broker", BROKER_DATA_DIR], os.environ.copy(),
                            stdout=subprocess.PIPE, text=True)  # fmt: skip
@@ -84,6 +151,7 @@ def up(host: str, port: int | None, workers: int) -> None:
             settings = settings.replace(broker_url=broker.stdout.readline().strip())
             if not settings.broker_url:
                 raise click.ClickException("the embedded Valkey server did not start")
+            (Path(BROKER_DATA_DIR) / BROKER_URL_FILE).write_text(settings.broker_url + "\n")
             click.echo(f"embedded Valkey at {settings.broker_url} (data in {BROKER_DATA_DIR})")
         port = port or free_port(host)
         env = {**os.environ, **settings.to_env()}

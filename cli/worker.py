@@ -8,7 +8,11 @@ import click
 @click.command()
 @click.option("--concurrency", default=1, show_default=True, type=int, help="worker processes")
 def worker(concurrency: int) -> None:
-    """Run a Celery worker (the same as `celery -A worker.celery_app worker`)."""
+    """Run a Celery worker (the same as `celery -A worker.celery_app worker`); with no
+    KCOLORS_BROKER_URL, on the broker of the `kcolors up` running in this folder, if any."""
+    from cli.up import use_local_broker
+
+    use_local_broker()  # before the app module reads the environment
     from kcolors.jobs.settings import Settings
     from worker.celery_app import app
 

@@ -83,6 +83,18 @@ class BrokerUnavailable(KcolorsError):
     http_status = 503
 
 
+class JobFinished(KcolorsError):
+    code = "job_finished"
+    http_status = 409
+
+
+class JobCancelled(KcolorsError):
+    """Raised inside a running job when its client cancelled it: it stops at its next output."""
+
+    code = "cancelled"
+    http_status = 409
+
+
 class InvalidTransition(KcolorsError):
     code = "invalid_transition"
     http_status = 409

@@ -15,7 +15,7 @@ from kcolors.jobs.storage import LocalStorage
 from web.auth import client_owner
 from web.documents import public_document
 from web.openapi import openapi_document
-from web.services import get_settings, get_storage, submit_job
+from web.services import cancel_job, get_settings, get_storage, submit_job
 from web.submission import parse_submission
 from web.waiting import NotModified, parse_wait, read_when_changed
 
@@ -77,6 +77,12 @@ def get_job(job_id: str) -> Response:
     response = jsonify(public_document(document))
     response.set_etag(document_etag(document))
     return response.make_conditional(request)
+
+
+@bp.delete("/jobs/<job_id>")
+def cancel(job_id: str) -> tuple[dict, int]:
+    """Cancel the job: ended at once when queued, asked to stop when running; 409 if finished."""
+    return public_document(cancel_job(job_id, client_owner()).to_dict()), 202
 
 
 @bp.get("/jobs/<job_id>/results/<int:k>")

@@ -25,7 +25,7 @@ from web.services import get_settings
 # and the job page in the browser polls these endpoints without any token.
 OPEN_ENDPOINTS = {"api.get_job", "api.get_result", "api.get_input", "api.openapi"}
 # Pages that create or list jobs: signed-in clients only, when tokens are set.
-SIGNED_IN_PAGES = {"pages.index", "pages.submit", "pages.job_list"}
+SIGNED_IN_PAGES = {"pages.index", "pages.submit", "pages.job_list", "pages.cancel"}
 
 bp = Blueprint("auth", __name__)
 

@@ -7,8 +7,10 @@ from pathlib import PurePosixPath
 from flask import Blueprint, Response, request, url_for
 
 from kcolors.errors import (
+    BatchNotFound,
     BatchTooLarge,
     EmptyBatch,
+    JobFinished,
     KcolorsError,
     MissingImage,
     UnsupportedMediaType,
@@ -26,10 +28,12 @@ from kcolors.jobs.batch import (
     upload_key,
 )
 from kcolors.jobs.broker import EXPAND_BATCH_TASK
+from kcolors.jobs.cancel import cancel_batch_jobs
 from kcolors.jobs.creation import probe
+from kcolors.jobs.job import now_iso
 from web.auth import client_owner
 from web.documents import PRIVATE_FIELDS
-from web.services import enqueue_task, get_settings, get_storage
+from web.services import enqueue_task, get_redis, get_settings, get_storage
 from web.submission import form_params, json_body, json_params, source_key
 
 bp = Blueprint("batches", __name__, url_prefix="/api")
@@ -99,6 +103,22 @@ def batch_view(batch: Batch) -> dict:
     """The batch document with its aggregate progress."""
     shown = {name: value for name, value in batch.to_dict().items() if name not in PRIVATE_FIELDS}
     return {**shown, "summary": summary(batch, item_jobs(get_storage(), batch))}
+
+
+@bp.delete("/batches/<batch_id>")
+def cancel_batch(batch_id: str) -> tuple[dict, int]:
+    """Cancel every job of the batch that has not finished (and any it has yet to make)."""
+    storage, owner = get_storage(), client_owner()
+    batch = load_batch(storage, batch_id)
+    if owner is not None and batch.owner not in (None, owner):
+        raise BatchNotFound(f"no batch {batch_id!r}")
+    if summary(batch, item_jobs(storage, batch))["status"] == "finished":
+        raise JobFinished(f"batch {batch.id} is finished already: nothing to cancel")
+    batch.cancelled_at = now_iso()
+    save_batch(storage, batch)
+    job_ids = sorted({item["job_id"] for item in batch.items if item["job_id"]})
+    cancel_batch_jobs(storage, get_redis(), job_ids)
+    return batch_view(batch), 202
 
 
 @bp.get("/batches/<batch_id>")

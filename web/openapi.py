@@ -92,7 +92,7 @@ SCHEMAS: dict[str, Any] = {
         ],
         "properties": {
             "id": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$"},
-            "status": {"enum": ["queued", "running", "succeeded", "failed"]},
+            "status": {"enum": ["queued", "running", "succeeded", "failed", "cancelled"]},
             "progress": {"type": "number", "minimum": 0, "maximum": 1},
             "created_at": {"type": "string", "format": "date-time"},
             "started_at": NULLABLE_STRING,
@@ -108,7 +108,17 @@ SCHEMAS: dict[str, Any] = {
                     "width": {"type": "integer"},
                     "height": {"type": "integer"},
                     "bytes": {"type": "integer"},
+                    "name": {
+                        "type": "string",
+                        "description": "the picture's file name, when the form or a batch "
+                        "gave one (the form's: last path part, no control characters, at most "
+                        "200 characters)",
+                    },
                 },
+            },
+            "stage": {
+                "type": "string",
+                "description": "what the worker is doing, in words, while the job runs",
             },
             "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
             "timings": {
@@ -152,6 +162,7 @@ PATHS: dict[str, Any] = {
                     "headers": {"ETag": ETAG_HEADER},
                 },
                 "400": _error("malformed request"),
+                "401": _error("no valid token (with KCOLORS_API_TOKENS)"),
                 "404": _error("the `source` object does not exist"),
                 "413": _error("upload or image too large"),
                 "415": _error("unsupported media type or image format"),
@@ -174,10 +185,30 @@ PATHS: dict[str, Any] = {
                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT},
                 }
             ],
-            "responses": {"200": _json("jobs", "JobList"), "422": _error("bad limit")},
+            "responses": {
+                "200": _json("jobs (with tokens, the client's own)", "JobList"),
+                "401": _error("no valid token (with KCOLORS_API_TOKENS)"),
+                "422": _error("bad limit"),
+            },
         },
     },
     "/api/jobs/{job_id}": {
+        "delete": {
+            "summary": "Cancel the job",
+            "description": (
+                "A queued job ends `cancelled` at once (answered in this response). A running "
+                "one stops at its next output and ends `cancelled` with the outputs made so "
+                "far: follow it with GET. A finished job answers 409."
+            ),
+            "parameters": [JOB_ID],
+            "responses": {
+                "202": _json("cancelled, or asked to stop", "Job"),
+                "401": _error("no valid token (with KCOLORS_API_TOKENS)"),
+                "404": _error("unknown job"),
+                "409": _error("the job finished already"),
+                "503": _error("broker or storage unavailable"),
+            },
+        },
         "get": {
             "summary": "The job document",
             "description": (
@@ -210,7 +241,7 @@ PATHS: dict[str, Any] = {
                 "422": _error("wait is not a number of seconds in range"),
                 "404": _error("unknown job"),
             },
-        }
+        },
     },
     "/api/jobs/{job_id}/results/{k}": {
         "get": {

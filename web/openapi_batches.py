@@ -57,10 +57,19 @@ BATCH_SCHEMAS: dict[str, Any] = {
         ],
         "properties": {
             "status": {"enum": ["queued", "running", "finished"]},
+            "cancelled_at": {"type": ["string", "null"]},
             "progress": {"type": "number", "minimum": 0, "maximum": 1},
             **{
                 name: {"type": "integer", "minimum": 0}
-                for name in ("total", "queued", "running", "succeeded", "failed", "reused")
+                for name in (
+                    "total",
+                    "queued",
+                    "running",
+                    "succeeded",
+                    "failed",
+                    "cancelled",
+                    "reused",
+                )
             },
         },
     },
@@ -83,6 +92,7 @@ BATCH_PATHS: dict[str, Any] = {
             "responses": {
                 "202": _json("accepted; `Location` names the batch", "Batch"),
                 "400": _error("malformed request"),
+                "401": _error("no valid token (with KCOLORS_API_TOKENS)"),
                 "413": _error("too many images, or one too large"),
                 "415": _error("unsupported media type or image format"),
                 "422": _error("invalid parameter, empty prefix or unreadable image"),
@@ -95,11 +105,22 @@ BATCH_PATHS: dict[str, Any] = {
         }
     },
     "/api/batches/{batch_id}": {
+        "delete": {
+            "summary": "Cancel the batch: every job of it that has not finished",
+            "parameters": [BATCH_ID],
+            "responses": {
+                "202": _json("cancelled", "Batch"),
+                "401": _error("no valid token (with KCOLORS_API_TOKENS)"),
+                "404": _error("unknown batch"),
+                "409": _error("the batch finished already"),
+                "503": _error("broker or storage unavailable"),
+            },
+        },
         "get": {
             "summary": "The batch document with its aggregate progress",
             "parameters": [BATCH_ID],
             "responses": {"200": _json("the batch", "Batch"), "404": _error("unknown batch")},
-        }
+        },
     },
     "/api/batches/{batch_id}/report.json": {
         "get": {

@@ -16,7 +16,7 @@ from kcolors.jobs.logs import CURRENT_JOB_ID, configure_logging
 from kcolors.jobs.settings import Settings, metrics_host_port
 
 log = logging.getLogger(__name__)
-FINISHED_STATUSES = ("succeeded", "failed")
+FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
 _job_tokens: dict[str, Token] = {}
 
 

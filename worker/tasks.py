@@ -13,6 +13,7 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from kcolors import defaults
 from kcolors.errors import JobNotFound, StorageUnavailable
 from kcolors.jobs.broker import PROCESS_JOB_TASK, RECORD_FAILURE_TASK, redis_for
+from kcolors.jobs.cancel import cancel_requested
 from kcolors.jobs.events import after_save
 from kcolors.jobs.job import Job
 from kcolors.jobs.runner import fail_job, run_job
@@ -93,7 +94,13 @@ def process_job(self: JobTask, job_id: str) -> str | None:
     """Run job `job_id`; retry when storage fails; end it failed on anything else."""
     storage = worker_storage()
     try:
-        return run_job(storage, job_id, worker_settings(), on_saved=job_saved).status.value
+        return run_job(
+            storage,
+            job_id,
+            worker_settings(),
+            on_saved=job_saved,
+            cancelled=lambda: cancel_requested(worker_redis(), job_id),
+        ).status.value
     except JobNotFound:
         log.warning("job %s has no document; dropped", job_id)
         return None

@@ -22,6 +22,7 @@ from kcolors.errors import (
     ObjectNotFound,
     StorageUnavailable,
 )
+from kcolors.jobs.cancel import cancel_batch_jobs
 from kcolors.jobs.creation import check_work, create_job, probe
 from kcolors.jobs.job import Job, JobStatus, load_job, new_job_id, now_iso, parse_job_id
 from kcolors.jobs.reuse import fingerprint, image_digest
@@ -35,6 +36,7 @@ REPORT_COLUMNS = (
     "distinct_colors", "truecolor_png_bytes", "input_width", "input_height", "input_bytes",
     "error_code", "error_message",
 )  # fmt: skip
+CANCELLED_ITEM = {"code": "cancelled", "message": "the batch was cancelled before this image ran"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class Batch:
     created_at: str = field(default_factory=now_iso)
     expanded_at: str | None = None  # when every item got its job (or its error)
     owner: str | None = None  # the client that made it, when tokens are set
+    cancelled_at: str | None = None  # when its client cancelled it
 
     @classmethod
     def create(
@@ -73,6 +76,7 @@ class Batch:
             "created_at": self.created_at,
             "expanded_at": self.expanded_at,
             "owner": self.owner,
+            "cancelled_at": self.cancelled_at,
         }
 
     @classmethod
@@ -86,6 +90,7 @@ class Batch:
             created_at=data["created_at"],
             expanded_at=data["expanded_at"],
             owner=data.get("owner"),
+            cancelled_at=data.get("cancelled_at"),
         )
 
 
@@ -120,7 +125,13 @@ def expand(storage: Storage, notices: redis.Redis, batch: Batch, settings: Setti
     Returns the ids of the jobs to enqueue. A picture that cannot be read gets an error instead.
     """
     by_fingerprint: dict[str, dict[str, Any]] = {}
-    to_run = []
+    to_run: list[str] = []
+    if batch.cancelled_at is not None:  # cancelled before it was expanded: no job at all
+        for item in batch.items:
+            item.update(job_id=None, error=CANCELLED_ITEM)
+        batch.expanded_at = now_iso()
+        save_batch(storage, batch)
+        return to_run
     for item in batch.items:
         try:
             data = storage.get(item["key"])
@@ -145,12 +156,18 @@ def expand(storage: Storage, notices: redis.Redis, batch: Batch, settings: Setti
             data,
             source_key=item["key"],
             owner=batch.owner,
+            name=item["name"],
         )
         if not job.status.is_finished:
             to_run.append(job.id)
         item.update(job_id=job.id, error=None)
         by_fingerprint[same_work] = item
     batch.expanded_at = now_iso()
+    # Cancelled while this ran: the jobs just made go the way of the others.
+    batch.cancelled_at = load_batch(storage, batch.id).cancelled_at
+    if batch.cancelled_at is not None:
+        cancel_batch_jobs(storage, notices, to_run)
+        to_run = []
     save_batch(storage, batch)
     return to_run
 
@@ -168,22 +185,32 @@ def item_jobs(storage: Storage, batch: Batch) -> dict[str, Job]:
 
 def summary(batch: Batch, jobs: dict[str, Job]) -> dict[str, Any]:
     """Aggregate progress: items by state, the mean progress, and whether all are done."""
-    counts = dict.fromkeys(("queued", "running", "succeeded", "failed", "reused"), 0)
+    counts = dict.fromkeys(("queued", "running", "succeeded", "failed", "cancelled", "reused"), 0)
     progress = 0.0
     for item in batch.items:
         job = jobs.get(item["job_id"] or "")
         if job is None:
-            # Not expanded yet, or a picture that could not be read (then it failed).
-            state, done = ("failed", 1.0) if item.get("error") else ("queued", 0.0)
+            # Not expanded yet, or a picture that could not be read (failed) or was cancelled.
+            state, done = item_state(item), 1.0 if item.get("error") else 0.0
         else:
-            state, done = job.status.value, job.progress
+            # A finished job is done, whatever its progress when it ended.
+            state, done = job.status.value, 1.0 if job.status.is_finished else job.progress
             counts["reused"] += bool(job.reused or item.get("duplicate_of"))
         counts[state] += 1
         progress += done
     total = len(batch.items)
-    finished = counts["succeeded"] + counts["failed"] == total and batch.expanded_at is not None
+    ended = counts["succeeded"] + counts["failed"] + counts["cancelled"]
+    finished = ended == total and batch.expanded_at is not None
     status = "finished" if finished else ("running" if batch.expanded_at else "queued")
     return {"status": status, "total": total, **counts, "progress": round(progress / total, 4)}
+
+
+def item_state(item: dict[str, Any]) -> str:
+    """The state of an item that has no job: queued, or failed or cancelled as its error says."""
+    error = item.get("error")
+    if not error:
+        return "queued"
+    return "cancelled" if error.get("code") == CANCELLED_ITEM["code"] else "failed"
 
 
 def report_rows(batch: Batch, jobs: dict[str, Job]) -> list[dict[str, Any]]:
@@ -195,7 +222,7 @@ def report_rows(batch: Batch, jobs: dict[str, Job]) -> list[dict[str, Any]]:
         base = {
             "name": item["name"],
             "job_id": item["job_id"],
-            "status": job.status.value if job else ("failed" if error else "queued"),
+            "status": job.status.value if job else item_state(item),
             "reused": bool(job and job.reused),
             "input_width": job.input.get("width") if job else None,
             "input_height": job.input.get("height") if job else None,

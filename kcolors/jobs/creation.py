@@ -19,6 +19,7 @@ from kcolors import defaults
 from kcolors.engine.params import QuantizeParams
 from kcolors.engine.probe import ProbedImage, probe_image
 from kcolors.errors import BrokerUnavailable, StorageUnavailable, WorkBudgetExceeded
+from kcolors.jobs import metrics
 from kcolors.jobs.events import after_save, announce
 from kcolors.jobs.job import Job, input_key, job_key, save_job
 from kcolors.jobs.reuse import find_reusable, image_digest
@@ -74,17 +75,22 @@ def create_job(
     *,
     source_key: str | None = None,
     owner: str | None = None,
+    name: str | None = None,
 ) -> Job:
     """Store a new job for an image: finished at once when identical work was done before,
     else queued (the caller enqueues it). Without `source_key`, `data` is stored as its input.
-    `owner` is the client when tokens are set: reuse stays within its own jobs."""
+    `owner` is the client when tokens are set: reuse stays within its own jobs. `name` is the
+    picture's file name, shown by the pages (the caller cleans it), kept as `input.name`."""
     check_work(params, probed, settings)
-    job = Job.create(params, source_key or "", input_info(probed, data), owner)
+    info = input_info(probed, data) | ({"name": name} if name else {})
+    job = Job.create(params, source_key or "", info, owner)
     if source_key is None:
         job.input["key"] = input_key(job.id, probed.format.extension)
     source = find_reusable(storage, notices, job.input["sha256"], params, owner)
     # Same bytes, same parameters: copies of the stored outputs, made now, under this job.
     copies = job.reuse_results(source) if source is not None else []
+    if source is not None and not name:  # never the name another upload of these bytes had
+        job.input.pop("name", None)
     # The input, the copies and the document at once: one round trip's wait, not several.
     pool = write_pool()
     writes = [pool.submit(storage.copy, old, new) for old, new in copies]
@@ -102,6 +108,7 @@ def create_job(
         raise
     # The first version, for clients that wait on the job from its 202 on; a reused job is
     # finished already, and counted as such.
+    metrics.count_created_job(notices)
     after_save(notices, job)
     return job
 

@@ -26,19 +26,27 @@ class JobStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def is_finished(self) -> bool:
         """Tell whether no further transition is possible."""
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+        return self in FINISHED_STATUSES
 
 
+FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 # RUNNING -> RUNNING is a redelivered job starting again after its worker was lost.
 _ALLOWED_TRANSITIONS = {
-    JobStatus.QUEUED: {JobStatus.RUNNING, JobStatus.FAILED},
-    JobStatus.RUNNING: {JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED},
+    JobStatus.QUEUED: {JobStatus.RUNNING, JobStatus.FAILED, JobStatus.CANCELLED},
+    JobStatus.RUNNING: {
+        JobStatus.RUNNING,
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+    },
     JobStatus.SUCCEEDED: set(),
     JobStatus.FAILED: set(),
+    JobStatus.CANCELLED: set(),
 }
 
 
@@ -65,6 +73,7 @@ class Job:
     timings: dict[str, float] = field(default_factory=dict)  # seconds: engine, storage
     reused: bool = False  # born finished with copies of identical work's outputs
     owner: str | None = None  # the client (a token's hash) that made it, when tokens are set
+    stage: str | None = None  # what the worker is doing, in words, while it runs (optional)
 
     @classmethod
     def create(
@@ -81,13 +90,15 @@ class Job:
 
     @property
     def expected_outputs(self) -> int:
-        """Return how many outputs the job will produce (one when the engine picks k)."""
-        return len(self.params.k) or 1
+        """Return how many outputs the job will produce: one per k, one more for a target."""
+        return len(self.params.k) + (self.params.target_psnr is not None)
 
     def _move_to(self, status: JobStatus) -> None:
         if status not in _ALLOWED_TRANSITIONS[self.status]:
             raise InvalidTransition(f"job {self.id} cannot go from {self.status} to {status}")
         self.status = status
+        if status.is_finished:
+            self.stage = None
 
     def start(self) -> None:
         """Mark the job running (again, when a lost worker's job is redelivered)."""
@@ -127,6 +138,11 @@ class Job:
         self.started_at = self.finished_at = now_iso()
         return copies
 
+    def cancel(self) -> None:
+        """End the job at its client's request, keeping the outputs made so far."""
+        self._move_to(JobStatus.CANCELLED)
+        self.finished_at = now_iso()
+
     def fail(self, code: str, message: str) -> None:
         """Mark the job failed with a stable code and a plain message."""
         self._move_to(JobStatus.FAILED)
@@ -154,7 +170,7 @@ class Job:
             "timings": self.timings,
             "reused": self.reused,
             "owner": self.owner,
-        }
+        } | ({"stage": self.stage} if self.stage is not None else {})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:
@@ -174,6 +190,7 @@ class Job:
             timings=data.get("timings", {}),
             reused=bool(data.get("reused") or data.get("reused_from")),
             owner=data.get("owner"),
+            stage=data.get("stage"),
         )
 
 
@@ -266,3 +283,62 @@ def list_jobs(storage: Storage, limit: int, owner: str | None = None) -> list[Jo
         if len(jobs) == limit:
             break
     return jobs
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of a listing, newest first, and the cursors of the pages beside it."""
+
+    jobs: list[Job]
+    older: str | None  # list `before=` this id for the next, older page (None: no more)
+    newer: str | None  # list `after=` this id for the previous, newer page (None: no more)
+
+
+def find_jobs(
+    storage: Storage,
+    limit: int,
+    *,
+    owner: str | None = None,
+    status: JobStatus | None = None,
+    before: str | None = None,
+    after: str | None = None,
+) -> JobPage:
+    """Return up to `limit` jobs, newest first: those created before the job id `before`, or
+    the `limit` just after `after` (the page above); of `owner` and in `status` only, if given.
+
+    Job ids are ULIDs, which sort by creation time, so an id is a stable cursor whatever is
+    created or deleted meanwhile. Filtering reads documents: one request reads at most
+    `MAX_LIST_SCAN`, and then its cursor goes on from the last one read.
+    """
+    ids = sorted(
+        key.split("/")[1]
+        for key in storage.list(JOBS_PREFIX)
+        if key.endswith("/job.json") and key.count("/") == 2
+    )
+    upwards = after is not None
+    if after is not None:  # oldest first from the cursor up, then turned round
+        candidates = [job_id for job_id in ids if job_id > after]
+    else:
+        candidates = [job_id for job_id in reversed(ids) if before is None or job_id < before]
+    found: list[Job] = []
+    last_read, cut_short = None, False
+    for read, job_id in enumerate(candidates):
+        if read == MAX_LIST_SCAN:
+            cut_short = True
+            break
+        last_read = job_id
+        try:
+            job = load_job(storage, job_id)
+        except JobNotFound:  # deleted between the listing and the read
+            continue
+        if (owner is None or job.owner == owner) and (status is None or job.status is status):
+            found.append(job)
+            if len(found) > limit:  # one more than shown: there is a page beyond
+                break
+    jobs = found[:limit]
+    beyond = jobs[-1].id if len(found) > limit else (last_read if cut_short else None)
+    if upwards:
+        jobs.reverse()
+        return JobPage(jobs, older=jobs[-1].id if jobs else None, newer=beyond)
+    back = jobs[0].id if before is not None and jobs else None
+    return JobPage(jobs, older=beyond, newer=back)

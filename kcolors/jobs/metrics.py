@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import sys
@@ -52,6 +53,10 @@ from kcolors.jobs.broker import text  # noqa: E402
 
 # Redis hash where workers count finished jobs by status, so any web process reports the total.
 FINISHED_JOBS_KEY = "kcolors:metrics:jobs_finished"
+# Redis counter of every job made (API, form, batches; reused ones too): created = finished (all
+# statuses) + in flight, whichever process made or ended each job.
+CREATED_JOBS_KEY = "kcolors:metrics:jobs_created"
+log = logging.getLogger(__name__)
 COUNTED_JOB_KEY_PREFIX = "kcolors:metrics:counted:"
 COUNTED_JOB_TTL = 7 * 24 * 3600  # seconds; far beyond any redelivery
 ENGINE_STAGES = ("fit", "remap", "encode", "stats")
@@ -81,6 +86,14 @@ PHASE_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, float("inf")),
 )
 JOB_FAILURES = Counter("kcolors_job_failures", "Failed jobs by error code.", ["code"])
+
+
+def count_created_job(connection: redis.Redis) -> None:
+    """Count a job just made, in Redis, for every process's /metrics."""
+    try:
+        connection.incr(CREATED_JOBS_KEY)
+    except (redis.RedisError, OSError) as exc:  # a metric must never fail a submission
+        log.warning("job not counted as created: %s", exc)
 
 
 def process_registry() -> CollectorRegistry:
@@ -145,6 +158,7 @@ class BrokerCollector:
         try:
             length = self.connection.llen(self.queue)
             finished = self.connection.hgetall(FINISHED_JOBS_KEY)
+            created = int(self.connection.get(CREATED_JOBS_KEY) or 0)
         except redis.RedisError:
             up.add_metric([], 0)
             yield up
@@ -164,3 +178,10 @@ class BrokerCollector:
         for status, count in sorted(finished.items()):
             jobs.add_metric([text(status)], int(count))
         yield jobs
+        made = CounterMetricFamily(
+            "kcolors_jobs_created",
+            "Jobs made, however (API, form, batches, reuse): the finished ones plus those in "
+            "flight (the same from every web process).",
+        )
+        made.add_metric([], created)
+        yield made

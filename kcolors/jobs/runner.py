@@ -13,7 +13,7 @@ from collections.abc import Callable
 from kcolors import defaults
 from kcolors.engine.params import QuantizeParams
 from kcolors.engine.quantize import QuantizedOutput, quantize_image
-from kcolors.errors import JobNotFound, KcolorsError, StorageUnavailable
+from kcolors.errors import JobCancelled, JobNotFound, KcolorsError, StorageUnavailable
 from kcolors.jobs.job import Job, load_job, result_key, save_job
 from kcolors.jobs.ordered_writes import OrderedWrites
 from kcolors.jobs.settings import Settings
@@ -26,13 +26,22 @@ def ignore_saved(job: Job) -> None:
     """The default of `on_saved`: no one to tell."""
 
 
+def never() -> bool:
+    """The default of `cancelled`: nobody asks the job to stop."""
+    return False
+
+
 def run_job(
     storage: Storage,
     job_id: str,
     settings: Settings,
     on_saved: Callable[[Job], None] = ignore_saved,
+    cancelled: Callable[[], bool] = never,
 ) -> Job:
     """Run a queued (or redelivered) job to `succeeded` or `failed`; skip a finished one.
+
+    `cancelled()` says whether the client asked the job to stop: it is asked before the job
+    starts, after each output and before success; a cancelled job keeps the outputs made.
 
     Raises `StorageUnavailable` when storage fails, so that the caller can retry: every output
     goes to a deterministic key, and a rerun makes only the outputs not yet recorded.
@@ -50,6 +59,10 @@ def run_job(
     job = load_job(storage, job_id)
     if job.status.is_finished:
         log.info("job %s already %s, skipped", job.id, job.status.value)
+        return job
+    if cancelled():
+        job.cancel()
+        save(job)
         return job
     if job.attempts >= defaults.MAX_JOB_ATTEMPTS:
         # Each start counts: a job that keeps killing its worker must not loop for ever.
@@ -73,6 +86,7 @@ def run_job(
             else:
                 storage.put(key, output.data, output.media_type)
             job.record_result(output.k, output.stats, key)
+            job.stage = stage_after(job)
             # The last output is saved with the job's success just after. Progress is saved at
             # most every PROGRESS_SAVE_SECONDS (a fast job's steps are too quick to watch, and
             # each save is a round trip), and not when the next output is already queued: its
@@ -81,21 +95,34 @@ def run_job(
             if job.progress < 1 and due and not writes.more_waiting():
                 save(job)
 
+        def after_output(output: QuantizedOutput) -> None:
+            writes.submit(functools.partial(store_output, output))
+            if cancelled():  # stops the engine here: no further output is made
+                raise JobCancelled("cancelled by its client")
+
         try:
             started = time.perf_counter()
             data = storage.get(job.input["key"])
             read_seconds = time.perf_counter() - started
+            job.stage = first_stage(job)
             started = time.perf_counter()
             report = quantize_image(
                 data,
                 params_to_run(job),
                 max_pixels=settings.max_pixels,
-                on_output=lambda output: writes.submit(functools.partial(store_output, output)),
+                on_output=lambda output: after_output(output),
             )
             engine_seconds = time.perf_counter() - started
             writes.wait()
+            if cancelled():
+                raise JobCancelled("cancelled before it was recorded done")
         except StorageUnavailable:
             raise
+        except JobCancelled:  # the outputs made so far are stored, then the job ends
+            writes.wait()
+            job.cancel()
+            save(job)
+            return job
         except KcolorsError as exc:  # bad input or parameters: retrying cannot help
             writes.wait()
             job.fail(exc.code, exc.message)
@@ -108,6 +135,25 @@ def run_job(
     job.succeed(report.input_stats)
     save(job)
     return job
+
+
+def first_stage(job: Job) -> str:
+    """What the engine does first, in words, for the job page."""
+    if job.params.k:
+        return f"Decoding and counting colours, then k = {job.params.k[0]}"
+    return f"Decoding, then searching for the fewest colours reaching {job.params.target_psnr:g} dB"
+
+
+def stage_after(job: Job) -> str:
+    """Where the job is once an output is stored, in words, for the job page."""
+    made = [result["k"] for result in job.results]
+    left = [k for k in job.params.k if k not in made]
+    done = f"{len(made)} of {job.expected_outputs} outputs made"
+    if left:
+        return f"{done}; now k = {left[0]}"
+    if job.params.target_psnr is not None and len(made) < job.expected_outputs:
+        return f"{done}; now the fewest colours reaching {job.params.target_psnr:g} dB"
+    return f"{done}; storing"
 
 
 def params_to_run(job: Job) -> QuantizeParams:

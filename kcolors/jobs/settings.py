@@ -44,32 +44,37 @@ class Settings:
     metrics_address: str | None = None  # HOST:PORT of the worker's Prometheus exporter
 
     def __post_init__(self) -> None:
-        if not self.soft_time_limit < self.hard_time_limit < self.visibility_timeout:
-            raise InvalidConfiguration(
-                "time limits must satisfy soft_time_limit < hard_time_limit < visibility_timeout"
+        soft, hard, visibility = self.soft_time_limit, self.hard_time_limit, self.visibility_timeout
+        if not soft < hard:
+            raise bad("soft_time_limit", soft, f"must be less than {var('hard_time_limit')}={hard}")
+        if not hard < visibility:
+            raise bad(
+                "visibility_timeout",
+                visibility,
+                f"must be more than {var('hard_time_limit')}={hard}, or Redis would hand a "
+                "running job to a second worker",
             )
-        if min(self.storage_retries, self.max_waiting_requests, self.sweep_interval) < 0:
-            raise InvalidConfiguration(
-                "storage_retries, max_waiting_requests and sweep_interval must be 0 or more"
-            )
-        limits = (self.max_pixels, self.max_upload_bytes, self.max_k_values,
-                  self.max_pixels_per_byte, self.max_job_work)  # fmt: skip
-        if min(limits) <= 0:
-            raise InvalidConfiguration("size limits must be positive")
+        for name in ("storage_retries", "max_waiting_requests", "sweep_interval", "proxy_hops"):
+            if getattr(self, name) < 0:
+                raise bad(name, getattr(self, name), "must be 0 or more")
+        for name in ("max_pixels", "max_upload_bytes", "max_k_values", "max_pixels_per_byte",
+                     "max_job_work", "presign_expires"):  # fmt: skip
+            if getattr(self, name) <= 0:
+                raise bad(name, getattr(self, name), "must be more than 0")
         if self.max_k_values < len(defaults.DEFAULT_KS):
             # A request without k asks for the default list: it must fit.
-            raise InvalidConfiguration(
-                f"max_k_values must be at least {len(defaults.DEFAULT_KS)}, the length of the "
-                f"default k list {','.join(map(str, defaults.DEFAULT_KS))}"
+            raise bad(
+                "max_k_values",
+                self.max_k_values,
+                f"must be at least {len(defaults.DEFAULT_KS)}, the length of the default k list "
+                f"{','.join(map(str, defaults.DEFAULT_KS))}",
             )
         if not 0 <= self.retention_days < 1e6:  # also refuses nan
-            raise InvalidConfiguration("retention_days must be 0 (keep for ever) or more")
-        if self.proxy_hops < 0:
-            raise InvalidConfiguration("proxy_hops must be 0 or more")
+            raise bad("retention_days", self.retention_days, "must be 0 (keep for ever) or more")
         if self.metrics_address is not None:
             metrics_host_port(self.metrics_address)
         if self.log_format not in ("text", "json"):
-            raise InvalidConfiguration(f"log_format must be text or json, not {self.log_format!r}")
+            raise bad("log_format", self.log_format, "must be text or json")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -99,6 +104,16 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+def var(name: str) -> str:
+    """The environment variable of a setting: `hard_time_limit` -> `KCOLORS_HARD_TIME_LIMIT`."""
+    return f"{PREFIX}{name.upper()}"
+
+
+def bad(name: str, value: Any, rule: str) -> InvalidConfiguration:
+    """The error for a setting that breaks a rule, naming its variable, its value and the rule."""
+    return InvalidConfiguration(f"{var(name)}={value!r} {rule}")
+
+
 def _parse(name: str, raw: str, annotation: str) -> Any:
     """Convert one environment value to the field's type, naming the variable when it fails."""
     try:
@@ -109,7 +124,8 @@ def _parse(name: str, raw: str, annotation: str) -> Any:
         if annotation.startswith("tuple"):
             return tuple(item.strip() for item in raw.split(",") if item.strip())
     except ValueError as exc:
-        raise InvalidConfiguration(f"{PREFIX}{name.upper()}={raw!r}: {exc}") from exc
+        kind = "a whole number" if annotation.startswith("int") else "a number"
+        raise bad(name, raw, f"must be {kind}") from exc
     return raw
 
 
@@ -117,5 +133,5 @@ def metrics_host_port(address: str) -> tuple[str, int]:
     """Split a `HOST:PORT` exporter address, refusing anything else."""
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise InvalidConfiguration(f"metrics_address must be HOST:PORT, not {address!r}")
+        raise bad("metrics_address", address, "must be HOST:PORT")
     return host, int(port)

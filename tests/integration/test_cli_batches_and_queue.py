@@ -36,7 +36,7 @@ def test_submit_prefix_waits_and_prints_the_report(service):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert "finished (100%) 4 images: 3 succeeded (0 reused), 1 failed" in lines[-10]
+    assert "finished (100%), 4 images: 3 succeeded (0 reused), 1 failed" in lines[-10]
     rows = [line.split() for line in lines if line.startswith(("0.png", "1.png", "2.png"))]
     assert sorted((row[0], row[1]) for row in rows) == [
         (f"{n}.png", k) for n in range(3) for k in ("2", "3")

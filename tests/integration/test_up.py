@@ -82,7 +82,7 @@ def test_up_serves_jobs_and_stops_cleanly_on_ctrl_c(kcolors_up):
     job_id = re.search(r"job (\w{26}): queued", result.stdout).group(1)
     assert "succeeded (100%)" in result.stdout
     for k in (2, 3, 8):
-        assert re.search(rf"^\s+{k}\s+\d+", result.stdout, re.MULTILINE), result.stdout
+        assert re.search(rf"^\s*{k}\s+[\d,]+", result.stdout, re.MULTILINE), result.stdout
         # Stored under ./kcolors-data, the default local storage of `up`.
         assert (directory / "kcolors-data" / "jobs" / job_id / f"k{k}.png").is_file()
 
@@ -119,3 +119,63 @@ def test_the_form_works_whichever_web_process_answers(kcolors_up):
             timeout=30,
         )
         assert response.status_code == 303, response.text
+
+
+def folder_state(folder) -> dict[str, tuple[int, int]]:
+    """Every file under `folder` with its size and modification time, but the append-only
+    files the first instance's own Valkey keeps writing."""
+    return {
+        str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in folder.rglob("*")
+        if path.is_file() and "appendonly" not in path.name
+    }
+
+
+def test_a_second_up_in_the_same_folder_says_so_and_touches_nothing(kcolors_up):
+    url, process, _, folder = kcolors_up
+    before = folder_state(folder / ".kcolors-broker")
+    second = run_client("up", "--port", "0", cwd=folder)
+    assert second.returncode == 1
+    assert "kcolors up is running in this folder already" in second.stderr
+    assert str(process.pid) in second.stderr
+    assert folder_state(folder / ".kcolors-broker") == before  # not a byte of the first's
+    assert (folder / ".kcolors-broker" / "up.lock").read_text() == str(process.pid)
+    assert requests.get(f"{url}/readyz", timeout=10).status_code == 200
+
+
+def test_a_taken_port_is_refused_before_anything_starts(kcolors_up, tmp_path_factory):
+    url, _, _, _ = kcolors_up
+    port = url.rsplit(":", 1)[1]
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    second = run_client("up", "--port", port, cwd=elsewhere)
+    assert second.returncode == 1
+    assert f"127.0.0.1:{port} is taken" in second.stderr and "--port" in second.stderr
+    assert list(elsewhere.iterdir()) == []  # nothing started, nothing written
+    assert "kcolors is running" not in second.stdout
+
+
+def test_the_other_commands_find_the_embedded_broker_in_its_folder(kcolors_up):
+    url, _, _, folder = kcolors_up
+    queue = run_client("status", "--queue", cwd=folder)
+    assert queue.returncode == 0, queue.stderr
+    assert "queue kcolors: 0 waiting" in queue.stdout and "workers answering: 1" in queue.stdout
+    dry = run_client("reconcile", "--dry-run", cwd=folder)
+    assert dry.returncode == 0, dry.stderr
+    assert "would enqueue 0 again" in dry.stdout
+
+
+def test_a_configuration_error_is_one_line_and_exit_status_2(tmp_path):
+    result = subprocess.run(
+        [*KCOLORS, "web", "--port", "0"],
+        cwd=tmp_path,
+        env={**clean_env(), "PYTHONPATH": os.getcwd(), "KCOLORS_VISIBILITY_TIMEOUT": "100"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "kcolors: configuration error: KCOLORS_VISIBILITY_TIMEOUT=100 must be more than "
+        "KCOLORS_HARD_TIME_LIMIT=360, or Redis would hand a running job to a second worker"
+    ]

@@ -49,8 +49,9 @@ def test_upload_answers_202_stores_input_and_document_and_enqueues_only_the_id(
     job = response.get_json()
     assert response.headers["Location"] == f"/api/jobs/{job['id']}"
     assert job["status"] == "queued" and job["progress"] == 0
-    assert job["params"] == {"k": [2, 5], "dither": True, "space": "lab", "target_psnr": None,
-                             "seed": 0, "format": "png"}  # fmt: skip
+    # Every parameter is filled in: those given, the model's defaults for the rest.
+    assert job["params"] == QuantizeParams(k=(2, 5), dither=True, space="lab").to_dict()
+    assert job["params"]["target_psnr"] is None and job["params"]["format"] == "png"
     assert job["input"] == {"key": f"jobs/{job['id']}/input.png", "format": "png", "width": 64,
                             "height": 48, "bytes": len(data),
                             "sha256": hashlib.sha256(data).hexdigest()}  # fmt: skip
@@ -325,3 +326,27 @@ def test_stored_documents_hold_keys_and_the_api_adds_the_urls(client, settings):
     assert "url" not in json.loads(storage.get(job_key(job.id)))["results"][0]
     answered = check_response(client.get(f"/api/jobs/{job.id}")).get_json()
     assert answered["results"][0]["url"] == f"/api/jobs/{job.id}/results/2"
+
+
+def test_delete_cancels_a_queued_job_and_a_finished_one_answers_409(client, settings, broker):
+    job = post_image(client).get_json()
+    response = check_response(client.delete(f"/api/jobs/{job['id']}"))
+    assert response.status_code == 202 and response.get_json()["status"] == "cancelled"
+    stored = json.loads(open_storage(settings).get(job_key(job["id"])))
+    assert stored["status"] == "cancelled" and stored["finished_at"]
+    assert_error(check_response(client.delete(f"/api/jobs/{job['id']}")), 409, "job_finished")
+    assert_error(check_response(client.delete("/api/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV")), 404,
+                 "job_not_found")  # fmt: skip
+
+
+def test_with_tokens_only_the_jobs_client_may_cancel_it(settings, broker):
+    tokens = create_app({"TESTING": True,
+                         "KCOLORS_SETTINGS": settings.replace(api_tokens=("a", "b"))})  # fmt: skip
+    client = tokens.test_client()
+    form = {"image": (io.BytesIO(gradient_png()), "cat.png")}
+    job = client.post("/api/jobs", data=form, headers={"Authorization": "Bearer a"}).get_json()
+    assert client.delete(f"/api/jobs/{job['id']}").status_code == 401
+    other = client.delete(f"/api/jobs/{job['id']}", headers={"Authorization": "Bearer b"})
+    assert_error(other, 404, "job_not_found")
+    mine = client.delete(f"/api/jobs/{job['id']}", headers={"Authorization": "Bearer a"})
+    assert mine.status_code == 202 and mine.get_json()["status"] == "cancelled"

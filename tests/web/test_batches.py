@@ -57,7 +57,7 @@ def queued_tasks(settings) -> list[str]:
 
 def summary_of(status: str, total: int = 5, progress: float = 0.0, **counts: int) -> dict:
     """The summary expected for `total` items with these counts (others zero)."""
-    zero = dict.fromkeys(("queued", "running", "succeeded", "failed", "reused"), 0)
+    zero = dict.fromkeys(("queued", "running", "succeeded", "failed", "cancelled", "reused"), 0)
     return {"status": status, "total": total, **zero, **counts, "progress": progress}
 
 

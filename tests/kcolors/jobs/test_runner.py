@@ -212,3 +212,19 @@ def test_progress_saves_are_coalesced_when_the_engine_outpaces_storage(tmp_path,
     # running, succeeded, and fewer than the three progress saves of one per output
     assert storage.written.count(job_key(job.id)) < 5
     assert load_job(storage, job.id).to_dict() == done.to_dict()
+
+
+def test_the_stage_says_in_words_where_a_running_job_is_and_goes_when_it_ends(storage, settings):
+    from kcolors.jobs.runner import first_stage, stage_after
+
+    job = queue_job(storage, gradient_png(50, 40), ks=(2, 6))
+    assert first_stage(job) == "Decoding and counting colours, then k = 2"
+    job.start()
+    job.record_result(2, {"bytes": 1}, "jobs/x/k2.png")
+    assert stage_after(job) == "1 of 2 outputs made; now k = 6"
+    auto = Job.create(QuantizeParams(k=(), target_psnr=30), "", {"format": "png"})
+    assert first_stage(auto).endswith("the fewest colours reaching 30 dB")
+    seen = []
+    done = run_job(storage, job.id, settings, on_saved=lambda saved: seen.append(saved.stage))
+    assert done.stage is None and "stage" not in load_job(storage, job.id).to_dict()
+    assert seen[-1] is None  # the finished document carries no stage

@@ -1,0 +1,60 @@
+"""Cancelling jobs: a queued job ends `cancelled` at once; a running one is asked to stop, and
+its worker ends it `cancelled` at its next output, keeping the outputs made so far.
+
+The request is a Redis flag beside the document: the worker may have read a queued document
+just before the cancellation was saved, and would save `running` over it. It looks at the flag
+before it starts, after each output and before it records success, so the job ends cancelled
+whichever save came last.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from kcolors import defaults
+from kcolors.errors import BrokerUnavailable, JobFinished
+from kcolors.jobs.events import after_save
+from kcolors.jobs.job import Job, JobStatus, load_job, save_job
+from kcolors.jobs.storage import Storage
+
+CANCEL_PREFIX = "kcolors:cancel:"
+
+
+def cancel_key(job_id: str) -> str:
+    """The Redis key that asks a job's worker to stop."""
+    return f"{CANCEL_PREFIX}{job_id}"
+
+
+def request_cancel(storage: Storage, notices: redis.Redis, job: Job) -> Job:
+    """Cancel a job: at once when queued, at its next output when running; `JobFinished` when
+    it already ended."""
+    if job.status.is_finished:
+        raise JobFinished(f"job {job.id} is {job.status.value} already: nothing to cancel")
+    try:
+        notices.set(cancel_key(job.id), 1, ex=defaults.FAILURE_RECORD_SECONDS)
+    except (redis.RedisError, OSError) as exc:
+        raise BrokerUnavailable(f"the cancellation could not be recorded: {exc}") from exc
+    if job.status is JobStatus.QUEUED:
+        job.cancel()
+        save_job(storage, job)
+        after_save(notices, job)
+    return job
+
+
+def cancel_requested(notices: redis.Redis, job_id: str) -> bool:
+    """Whether the job's client asked it to stop (a Redis outage reads as no)."""
+    try:
+        return bool(notices.exists(cancel_key(job_id)))
+    except (redis.RedisError, OSError):
+        return False
+
+
+def cancel_batch_jobs(storage: Storage, notices: redis.Redis, job_ids: list[str]) -> int:
+    """Cancel every unfinished job of a batch; return how many were."""
+    cancelled = 0
+    for job_id in job_ids:
+        job = load_job(storage, job_id)
+        if not job.status.is_finished:
+            request_cancel(storage, notices, job)
+            cancelled += 1
+    return cancelled

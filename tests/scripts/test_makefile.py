@@ -1,0 +1,30 @@
+"""The Makefile's two front-door commands: `make run` installs only what the service runs;
+`make test` installs the test tools too."""
+
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def planned(target: str, tmp_path: Path) -> str:
+    """The commands `make` would run for `target` from a fresh venv (dry run: nothing runs)."""
+    result = subprocess.run(
+        ["make", "-n", target, f"VENV={tmp_path / 'venv'}"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return result.stdout
+
+
+def test_make_run_installs_the_service_only_then_starts_it(tmp_path):
+    commands = planned("run", tmp_path)
+    assert "pip install --quiet -e .\n" in commands and "kcolors up" in commands
+    for test_only in ("install-system-deps", "npm", "[dev]", "apt-get", "sudo"):
+        assert test_only not in commands, test_only
+
+
+def test_make_test_installs_the_test_tools_and_lints_first(tmp_path):
+    commands = planned("test", tmp_path)
+    assert "install-system-deps.sh" in commands and "npm ci" in commands
+    assert "-e '.[dev]'" in commands
+    assert commands.index("lint-imports") < commands.index("-m pytest")
