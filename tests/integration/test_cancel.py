@@ -116,3 +116,25 @@ def test_metrics_add_up_whatever_way_jobs_end(service):
     # computed, reused and the batch's good image; the failing image alone and in the batch.
     assert by_status == {"succeeded": 3, "failed": 2, "cancelled": 1}
     assert sample(text, "kcolors_jobs_created_total") == sum(by_status.values()) == 6
+
+
+def test_the_workers_sweep_deletes_jobs_past_retention(
+    s3_settings, start_worker, start_live_server
+):
+    # A retention of 3 s (in days) and a sweep every second: the job goes, objects and all.
+    settings = s3_settings.replace(retention_days=3 / 86400, sweep_interval=1)
+    start_worker(settings)
+    url = start_live_server(settings).url
+    [job] = wait_for_jobs(url, [submit_image(url, gradient_png(seed=31), k="2")["id"]])
+    assert job["status"] == "succeeded"
+    storage = open_storage(settings)
+    assert storage.list(f"jobs/{job['id']}/")
+    deadline = time.monotonic() + 60
+    while storage.list(f"jobs/{job['id']}/"):
+        assert time.monotonic() < deadline, storage.list(f"jobs/{job['id']}/")
+        time.sleep(0.5)
+    gone = requests.get(f"{url}/api/jobs/{job['id']}", timeout=10)
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "job_not_found"
+    # The reuse index forgot it: the same work is computed again, not "reused" from nothing.
+    again = submit_image(url, gradient_png(seed=31), k="2")
+    assert again["reused"] is False
