@@ -26,7 +26,9 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 def create_job() -> tuple[dict, int, dict[str, str]]:
     """Validate, store the input and the job document, then enqueue the job's id."""
     submission = parse_submission(request, get_settings(), get_storage().get)
-    document = submit_job(submission, client_owner()).to_dict()
+    upload = request.files.get("image")
+    name = upload.filename if upload is not None else submission.source_key
+    document = submit_job(submission, client_owner(), name).to_dict()
     # The ETag lets the client wait for the job's first change straight away.
     headers = {
         "Location": url_for("api.get_job", job_id=document["id"]),

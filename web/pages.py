@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
@@ -12,20 +14,21 @@ from werkzeug.wrappers import Response
 from kcolors import defaults
 from kcolors.engine import params
 from kcolors.engine.formats import FORMAT_NAMES
-from kcolors.errors import KcolorsError
+from kcolors.errors import InvalidParameter, JobFinished, KcolorsError
 from kcolors.jobs.creation import probe
-from kcolors.jobs.job import list_jobs, load_job
+from kcolors.jobs.job import JobStatus, find_jobs, load_job
 from kcolors.jobs.settings import Settings
 from web.auth import client_owner
 from web.chart import human_bytes
 from web.forms import JobForm, sentence
-from web.job_view import describe_job, describe_list_item, parse_time
-from web.services import get_settings, get_storage, submit_job
+from web.job_view import STATUSES, describe_job, describe_list_item, parse_time
+from web.services import cancel_job, get_settings, get_storage, submit_job
 from web.submission import Submission
 
 bp = Blueprint("pages", __name__)
-RECENT_JOBS = 30
-ERROR_TITLES = {404: "Not found", 503: "Temporarily unavailable"}
+JOBS_PER_PAGE = 24  # fills rows of 2 and 3 columns
+ERROR_TITLES = {404: "Not found", 422: "Not a valid address", 503: "Temporarily unavailable"}
+CURSOR = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")  # a job id (a ULID)
 
 
 @bp.after_request
@@ -86,7 +89,8 @@ def submit() -> Response | tuple[str, int]:
         return _render_form(form), 400
     data = form.image.data.read()
     try:
-        job = submit_job(Submission(job_params, probe(data, settings), data), client_owner())
+        submission = Submission(job_params, probe(data, settings), data)
+        job = submit_job(submission, client_owner(), name=form.image.data.filename)
     except KcolorsError as exc:
         return _render_form(form, message=sentence(exc.message)), exc.http_status
     return redirect(url_for("pages.job_detail", job_id=job.id), code=303)
@@ -94,18 +98,53 @@ def submit() -> Response | tuple[str, int]:
 
 @bp.get("/jobs")
 def job_list() -> str:
-    """List recent jobs, newest first, with thumbnails and status."""
+    """List jobs, newest first, a page at a time (`before=`/`after=` a job id), all or those
+    in one `status`, with their names, thumbnails and where each is."""
+    status = request.args.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise InvalidParameter(f"status must be one of {', '.join(STATUSES)}", field="status")
+    before, after = _cursor("before"), _cursor("after")
     # With tokens, a signed-in client sees its own jobs only (others' ids are capabilities).
     owner = client_owner()
-    jobs = list_jobs(get_storage(), RECENT_JOBS, owner=owner)
-    items = [describe_list_item(job.to_dict()) for job in jobs]
-    return render_template("jobs.html", jobs=items, only_mine=owner is not None)
+    page = find_jobs(
+        get_storage(),
+        JOBS_PER_PAGE,
+        owner=owner,
+        status=JobStatus(status) if status else None,
+        before=before,
+        after=after,
+    )
+    return render_template(
+        "jobs.html",
+        jobs=[describe_list_item(job.to_dict()) for job in page.jobs],
+        page=page,
+        status=status,
+        statuses=STATUSES,
+        first_page=before is None and after is None,
+        only_mine=owner is not None,
+    )
+
+
+def _cursor(name: str) -> str | None:
+    """A `before` or `after` query parameter: a job id, or nothing."""
+    value = request.args.get(name) or None
+    if value is not None and not CURSOR.fullmatch(value):
+        raise InvalidParameter(f"{name} must be a job id", field=name)
+    return value
 
 
 @bp.get("/jobs/<job_id>")
 def job_detail(job_id: str) -> str:
     """Show a job: live progress while it runs, then its results side by side."""
     return render_template("job.html", api_job_url=f"/api/jobs/{job_id}", **_describe(job_id))
+
+
+@bp.post("/jobs/<job_id>/cancel")
+def cancel(job_id: str) -> Response:
+    """Cancel the job from its page, then show the page again (a finished job stays as is)."""
+    with contextlib.suppress(JobFinished):
+        cancel_job(job_id, client_owner())
+    return redirect(url_for("pages.job_detail", job_id=job_id), code=303)
 
 
 @bp.get("/jobs/<job_id>/panel")

@@ -1,14 +1,15 @@
 """A photo from the form to its compared results, in headless Chromium against the whole service:
 Valkey, moto's S3 server, a Celery worker process and the app over HTTP."""
 
+import itertools
 import mimetypes
 
 import pytest
 from PIL import Image
 from skimage import data as sample_images
 
-from tests.fixtures.browser import PHONE, wait_until_true
-from tests.images import chelsea_png, encode
+from tests.fixtures.browser import PHONE, overlapping, wait_until_true
+from tests.images import chelsea_png, encode, gradient_image
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
 
@@ -17,9 +18,20 @@ JOB_TIMEOUT_MS = 90_000
 # Samples the progress bar every 50 ms from the moment the job page loads.
 RECORD_PROGRESS = """() => {
   window.progressSamples = [];
+  window.pageSamples = [];
   setInterval(() => {
     const bar = document.getElementById("progress");
     if (bar) window.progressSamples.push(Number(bar.value));
+    const panel = document.getElementById("job-panel");
+    const original = document.querySelector("#original img");
+    // What is drawn: the panel's data attributes change before its new content arrives.
+    window.pageSamples.push({
+      status: panel.querySelector(".badge").textContent,
+      results: panel.querySelectorAll("ul.outputs > li").length,
+      text: document.getElementById("status-text").textContent,
+      value: bar.hasAttribute("value") ? bar.value : null,  // null: indeterminate
+      original: original ? original.naturalWidth : null,
+    });
   }, 50);
 }"""
 
@@ -42,7 +54,8 @@ def submit_photo(page, url: str, photo: bytes, name: str = "chelsea.png", **choi
 
 def wait_until_finished(page) -> str:
     page.wait_for_selector(
-        "#job-panel[data-status=succeeded], #job-panel[data-status=failed]",
+        "#job-panel[data-status=succeeded], #job-panel[data-status=failed],"
+        " #job-panel[data-status=cancelled]",
         timeout=JOB_TIMEOUT_MS,
     )
     return page.locator("#job-panel").get_attribute("data-status")
@@ -68,7 +81,18 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
     assert samples == sorted(samples), "the bar never moves backwards"
     assert samples[0] < 1 and samples[-1] == 1
     assert any(0 < value < 1 for value in samples), f"no intermediate progress in {samples}"
+    # While it ran, the page showed the original, and where the job was at in words.
+    seen = page.evaluate("window.pageSamples")
+    running = [sample for sample in seen if sample["status"] == "running"]
+    assert running, f"never seen running: {seen[:3]}"
+    assert all(sample["original"] is not None for sample in seen)
+    assert any(sample["original"] == 902 for sample in running)
+    # The worker's stage when it tells one, else the count of outputs made; never "Quantizing".
+    texts = {sample["text"] for sample in running}
+    assert all(text and "Quantizing" not in text for text in texts), texts
+    assert any(text != "0 of 5 outputs made." for text in texts), texts
     assert page.locator("#status-text").inner_text() == "Done: 5 outputs."
+    assert page.locator("#job-title").inner_text() == "chelsea.png"
     assert page.locator("#announcer").text_content() == "Done: 5 outputs."  # for screen readers
 
     # One output, one palette and one table row per k, and the chart's two series.
@@ -78,12 +102,21 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
         output = page.locator(f"#output-k{k}")
         assert output.locator("h3").inner_text() == f"k = {k}"
         swatches = output.locator(f".palette[data-k='{k}'] li")
-        row = page.locator(f"#stats-table tr[data-k='{k}'] td")
-        assert swatches.count() == int(row.nth(0).inner_text()) == k  # distinct colours
+        row = page.locator(f"#stats-table tr[data-k='{k}']")
+        assert swatches.count() == int(row.locator("td.colours").inner_text()) == k
         assert swatches.first.locator("code").inner_text().startswith("#")
-        assert row.nth(4).inner_text() != "∞ (lossless)"
-    assert page.locator("#chart .series-psnr circle").count() == len(ARTICLE_KS)
-    assert page.locator("#chart .series-size circle").count() == len(ARTICLE_KS)
+        assert float(row.locator("td.psnr").inner_text()) > 15
+    # The chart: PSNR against bytes, one point per k, round ticks, a caption from the numbers.
+    assert page.locator("#chart circle.point").count() == len(ARTICLE_KS)
+    for axis in ("x-tick", "y-tick"):
+        labels = page.locator(f"#chart text.{axis}:not(.lossless-tick)").all_text_contents()
+        ticks = [float(label) for label in labels]
+        steps = {round(b - a, 6) for a, b in itertools.pairwise(ticks)}
+        assert len(steps) == 1 and steps.pop() in (1, 2, 5, 10, 20, 50, 100), (axis, ticks)
+    caption = page.locator("#chart-caption").inner_text()
+    assert "From k = 2 to k = 24, PSNR rises from" in caption
+    assert "Each extra colour buys less quality" not in caption
+    assert overlapping(page) == []
     wait_for_images(page)
     widths = page.locator("img.output-image").evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
     assert widths == [902] * len(ARTICLE_KS)
@@ -118,8 +151,8 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
     viewer.wait_for(state="hidden")
     assert page.evaluate("document.activeElement.dataset.k") == "5"  # focus is back
 
-    # The recent jobs list shows it with its thumbnail and status, below a newer job.
-    newer_id = submit_photo(page, service.url, chelsea_png(), k_custom="4, 8, 16")
+    # The recent jobs list shows it with its name, thumbnail and status, below a newer job.
+    newer_id = submit_photo(page, service.url, chelsea_png(), "cat.png", k_custom="4, 8, 16")
     page.get_by_role("link", name="Recent jobs").click()
     links = page.locator(".job-item a.job-link")
     assert [links.nth(i).get_attribute("href") for i in range(links.count())] == [
@@ -128,6 +161,7 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
     ]
     item = page.locator(f".job-item:has(a[href='/jobs/{job_id}'])")
     assert item.get_attribute("data-status") == "succeeded"
+    assert page.locator(".job-item .job-name").all_inner_texts() == ["cat.png", "chelsea.png"]
     wait_for_images(page)
     assert item.locator("img.thumb").evaluate("img => img.naturalWidth") == 902
     page.screenshot(path=screenshot_dir / "jobs.png", full_page=True)
@@ -137,8 +171,7 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
     phone = open_tab(PHONE)
     phone.page.goto(f"{service.url}/jobs/{job_id}")
     wait_for_images(phone.page)
-    width = phone.page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], "nothing but the stats table scrolls sideways on a phone"
+    check_phone_layout(phone.page)
     phone.page.screenshot(path=screenshot_dir / "job-phone.png", full_page=True)
     assert phone.accessibility_problems() == []
     assert phone.errors == []
@@ -147,12 +180,18 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
 def test_auto_mode_finds_one_k_for_the_target_quality(service, tab):
     page = tab.page
     submit_photo(page, service.url, chelsea_png(), target_psnr="28")
+    page.evaluate(RECORD_PROGRESS)
     assert wait_until_finished(page) == "succeeded"
     [heading] = page.locator("ul.outputs h3").all_inner_texts()
     assert heading.endswith("(auto, target 28.0 dB)")
     k = int(heading.split()[2])
-    psnr = float(page.locator(f"#stats-table tr[data-k='{k}'] td").nth(4).inner_text())
+    psnr = float(page.locator(f"#stats-table tr[data-k='{k}'] td.psnr").inner_text())
     assert psnr >= 28
+    # While it searched, the bar never sat at 0 %: it had nothing to measure yet, and said so.
+    seen = page.evaluate("window.pageSamples")
+    searching = [s for s in seen if s["status"] == "running" and s["results"] == 0]
+    assert [s for s in searching if s["value"] == 0 or not s["text"]] == []
+    assert page.locator("#trade-off").inner_text().startswith(f"One output: k = {k}: PSNR")
     assert page.locator("dd", has_text="auto (target 28 dB)").count() == 1
     assert tab.errors == []
 
@@ -164,10 +203,81 @@ def test_image_that_breaks_in_the_worker_shows_its_error_plainly(service, tab):
     submit_photo(page, service.url, truncated, k_custom="4", name="chelsea.jpg")
     assert wait_until_finished(page) == "failed"
     alert = page.locator("#job-error")
-    assert alert.get_by_role("heading").inner_text() == "The job failed"
+    status = page.locator("#status-text").inner_text()
+    assert status == "It stopped with an error before making any output."
+    assert alert.get_by_role("heading").inner_text() == "Why it failed"
     message = page.locator("#job-error-message").inner_text()
     assert message.startswith("The image could not be decoded: image file is truncated")
     assert "Error code: corrupt_image" in alert.inner_text()
     assert page.locator("ul.outputs").count() == 0
     assert tab.accessibility_problems() == []
     assert tab.errors == []
+
+
+def check_phone_layout(page) -> None:
+    """On a phone: nothing wider than the screen but the table, which scrolls in its box with
+    k, PSNR and size in view; the job id on one line; nothing covering anything else."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    table = page.locator(".table-wrap")
+    assert table.evaluate("el => el.scrollWidth > el.clientWidth")  # it scrolls, inside
+    for column in ("PSNR (dB)", "Size"):
+        header = page.locator("#stats-table th", has_text=column).bounding_box()
+        assert header["x"] + header["width"] <= PHONE["width"], f"{column} is off-screen"
+    job_id = page.locator("#job-id")
+    assert job_id.evaluate("el => el.getClientRects().length") == 1
+    assert job_id.bounding_box()["x"] + job_id.bounding_box()["width"] <= PHONE["width"]
+    assert overlapping(page) == []
+    # Scrolled to its end, k stays in view beside the last columns.
+    table.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
+    k_cell = page.locator("#stats-table tbody th").first.bounding_box()
+    assert k_cell["x"] >= table.bounding_box()["x"] - 1
+    table.evaluate("el => { el.scrollLeft = 0; }")
+
+
+def test_a_tall_thin_picture_stays_in_its_boxes(service, tab, open_tab, screenshot_dir):
+    strip = encode(gradient_image(1, 40_000))  # 1 x 40,000 pixels
+    page = tab.page
+    job_id = submit_photo(page, service.url, strip, name="strip.png", k_custom="2, 4")
+    assert wait_until_finished(page) == "succeeded"
+    wait_for_images(page)
+    # A page of a few screens, not 40,000 pixels of picture (9.5 million before).
+    assert page.evaluate("document.documentElement.scrollHeight") < 3000
+    frames = page.locator(".frame").evaluate_all(
+        """els => els.map((frame) => {
+          const box = frame.getBoundingClientRect(), img = frame.querySelector("img");
+          const pic = img.getBoundingClientRect();
+          return {inside: pic.left >= box.left - 0.5 && pic.right <= box.right + 0.5 &&
+                          pic.top >= box.top - 0.5 && pic.bottom <= box.bottom + 0.5,
+                  width: pic.width, height: box.height};
+        })"""
+    )
+    assert len(frames) == 1 + 2 * 2  # the original, then each output beside the original
+    for frame in frames:
+        assert frame["inside"] and frame["width"] >= 6 and frame["height"] <= 600, frame
+    note = page.locator("#original .stretched").inner_text()
+    assert note == "Drawn wider than it is: at its true shape it would be a hairline."
+    assert overlapping(page) == []
+    page.screenshot(path=screenshot_dir / "job-tall.png", full_page=True)
+    assert tab.accessibility_problems() == []
+
+    page.locator("#output-k4 button.enlarge").click()
+    page.locator("#viewer").wait_for(state="visible")
+    wait_for_images(page)
+    viewer = page.locator("#viewer").bounding_box()
+    assert viewer["y"] >= 0 and viewer["y"] + viewer["height"] <= 900
+    after = page.locator("#viewer-after").bounding_box()
+    assert after["width"] >= 6 and after["y"] + after["height"] <= viewer["y"] + viewer["height"]
+    page.keyboard.press("Escape")
+
+    page.get_by_role("link", name="Recent jobs").click()
+    thumb = page.locator(f".job-item[data-id='{job_id}'] .thumb").bounding_box()
+    assert thumb["height"] <= 96 and thumb["width"] >= 6
+    assert tab.errors == []
+
+    phone = open_tab(PHONE)
+    phone.page.goto(f"{service.url}/jobs/{job_id}")
+    wait_for_images(phone.page)
+    assert phone.page.evaluate("document.documentElement.scrollHeight") < 4000
+    check_phone_layout(phone.page)
+    assert phone.accessibility_problems() == []
+    assert phone.errors == []

@@ -155,7 +155,7 @@ def test_a_taken_port_is_refused_before_anything_starts(kcolors_up, tmp_path_fac
 
 
 def test_the_other_commands_find_the_embedded_broker_in_its_folder(kcolors_up):
-    url, _, _, folder = kcolors_up
+    _, _, _, folder = kcolors_up
     queue = run_client("status", "--queue", cwd=folder)
     assert queue.returncode == 0, queue.stderr
     assert "queue kcolors: 0 waiting" in queue.stdout and "workers answering: 1" in queue.stdout

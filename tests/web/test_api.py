@@ -54,7 +54,8 @@ def test_upload_answers_202_stores_input_and_document_and_enqueues_only_the_id(
     assert job["params"]["target_psnr"] is None and job["params"]["format"] == "png"
     assert job["input"] == {"key": f"jobs/{job['id']}/input.png", "format": "png", "width": 64,
                             "height": 48, "bytes": len(data),
-                            "sha256": hashlib.sha256(data).hexdigest()}  # fmt: skip
+                            "sha256": hashlib.sha256(data).hexdigest(),
+                            "name": "cat.png"}  # fmt: skip
     storage = open_storage(settings)
     assert storage.get(job["input"]["key"]) == data
     stored = json.loads(storage.get(job_key(job["id"])))

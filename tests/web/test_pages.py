@@ -9,12 +9,16 @@ import re
 import pytest
 
 from kcolors.engine.params import QuantizeParams
-from kcolors.jobs.broker import QUEUE
+from kcolors.jobs.batch import expand, load_batch
+from kcolors.jobs.broker import QUEUE, redis_for
 from kcolors.jobs.job import Job, result_key, save_job
 from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import open_storage
 from tests.images import gradient_png
 from web import create_app
+from web.auth import owner_id
+from web.pages import JOBS_PER_PAGE
+from web.services import upload_name
 
 
 @pytest.fixture
@@ -70,8 +74,7 @@ def test_valid_submission_stores_the_job_enqueues_it_and_redirects_to_its_page(
     assert response.headers["Location"] == f"/jobs/{job_id}"
     document = json.loads(open_storage(settings).get(f"jobs/{job_id}/job.json"))
     assert document["status"] == "queued"
-    assert document["params"] == {"k": [3, 6, 12], "dither": True, "space": "lab",
-                                  "target_psnr": None, "seed": 0, "format": "png"}  # fmt: skip
+    assert document["params"] == QuantizeParams(k=(3, 6, 12), dither=True, space="lab").to_dict()
     assert open_storage(settings).get(document["input"]["key"]) == gradient_png()
     [message] = broker.lrange(QUEUE, 0, -1)
     args, _, _ = json.loads(base64.b64decode(json.loads(message)["body"]))
@@ -163,11 +166,14 @@ def stored_failed_job(settings) -> Job:
     return job
 
 
-def test_failed_job_page_shows_its_error_plainly(client, settings):
+def test_failed_job_page_shows_its_error_plainly_and_says_failed_once(client, settings):
     job = stored_failed_job(settings)
     text = page_text(client.get(f"/jobs/{job.id}"))
-    assert "The job failed The image cannot be read: truncated PNG." in text
+    # The badge says "failed" (capitalised by CSS); the sentence beside it does not repeat it.
+    assert "failed It stopped with an error before making any output." in text
+    assert "Why it failed The image cannot be read: truncated PNG." in text
     assert "Error code: corrupt_image" in text
+    assert "Failed." not in text
     panel = client.get(f"/jobs/{job.id}/panel")
     assert panel.status_code == 200
     assert "<html" not in panel.get_data(as_text=True)
@@ -291,3 +297,261 @@ def test_a_job_that_reuses_results_says_so_without_naming_another_job(client, se
     assert "quantized before: these results are copies of that work" in text
     assert source.id not in text
     assert "#102030 100.0%" in text
+
+
+# --- Names, stages, shapes and the list of jobs (issue 14) ---------------------------------
+
+
+def stored_job(settings, status="queued", *, ks=(2, 8), target=None, name=None, owner=None,
+               width=64, height=48, stage=None, results=0, error=None) -> Job:  # fmt: skip
+    """Store a job document as the service would have left it, without running anything."""
+    info = {"format": "png", "width": width, "height": height, "bytes": 999}
+    job = Job.create(QuantizeParams(k=ks, target_psnr=target), "", info, owner)
+    job.input["key"] = f"jobs/{job.id}/input.png"
+    if name:
+        job.input["name"] = name
+    if status != "queued":
+        job.start()
+    for k in ks[:results]:
+        stats = {"bytes": 100 * k, "psnr": 20.0 + k, "distinct_colors": k, "palette": [],
+                 "compression_ratio": 2.0, "truecolor_png_bytes": 900}  # fmt: skip
+        job.record_result(k, stats, result_key(job.id, k, "png"))
+    job.stage = stage
+    if status == "failed":
+        job.fail(*(error or ("corrupt_image", "the image cannot be read")))
+    elif status == "succeeded":
+        job.succeed({})
+    elif status == "cancelled":
+        job.cancel()
+    save_job(open_storage(settings), job)
+    return job
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("cat.png", "cat.png"),
+        ("C:\\Users\\me\\Pictures\\cat.png", "cat.png"),  # old browsers send the whole path
+        ("../../etc/passwd", "passwd"),
+        ("ca\x00t\x07\n.png", "cat.png"),
+        ("gnp.\u202etac.exe", "gnp.tac.exe"),  # no right-to-left override to disguise a name
+        ("  spaced out.png  ", "spaced out.png"),
+        ("x" * 300 + ".png", "x" * 200),
+        ("", None),
+        ("\x1b\x7f", None),
+        (None, None),
+    ],
+)
+def test_upload_names_are_cleaned(sent, kept):
+    assert upload_name(sent) == kept
+
+
+def test_the_form_keeps_the_uploads_name_and_the_pages_show_it(client, settings):
+    response = submit(client, filename="photos/2026/holi\x07day\u202e.png")
+    job_id = response.headers["Location"].rsplit("/", 1)[1]
+    document = json.loads(open_storage(settings).get(f"jobs/{job_id}/job.json"))
+    assert document["input"]["name"] == "holiday.png"
+    page = client.get(f"/jobs/{job_id}")
+    assert re.search(r'<h1 id="job-title">holiday.png</h1>', page.get_data(as_text=True))
+    assert page_text(page).startswith("holiday.png · Job")  # the window title
+    assert "holiday.png" in page_text(client.get("/jobs"))
+
+
+def test_a_job_without_a_name_says_so_and_a_source_job_uses_its_key(client, settings):
+    unnamed = stored_job(settings)
+    assert '<h1 id="job-title">Untitled image</h1>' in client.get(f"/jobs/{unnamed.id}").text
+    source = Job.create(QuantizeParams(k=(2,)), "uploads/2026/beach.jpg", {"format": "jpeg"})
+    save_job(open_storage(settings), source)
+    assert '<h1 id="job-title">beach.jpg</h1>' in client.get(f"/jobs/{source.id}").text
+
+
+def test_batch_jobs_are_listed_under_their_pictures_names(client, settings):
+    pictures = [("first.png", gradient_png(seed=1)), ("second.png", gradient_png(seed=2))]
+    form = {"image": [(io.BytesIO(data), name) for name, data in pictures], "k": "2"}
+    batch = client.post("/api/batches", data=form, content_type="multipart/form-data").get_json()
+    storage = open_storage(settings)
+    expand(storage, redis_for(settings), load_batch(storage, batch["id"]), settings)
+    names = re.findall(r'<span class="job-name">([^<]+)</span>', client.get("/jobs").text)
+    assert names == ["second.png", "first.png"]
+
+
+def test_the_original_is_shown_from_the_moment_the_page_opens(client, settings):
+    job = stored_job(settings, name="cat.png", width=451, height=300)
+    html = client.get(f"/jobs/{job.id}").text
+    original = re.search(r'<figure class="original" id="original">.*?</figure>', html, re.S)[0]
+    assert f'src="/api/jobs/{job.id}/input" alt="The original: cat.png"' in original
+    assert 'width="451" height="300"' in original
+    assert "The original: 451\u00d7300 PNG, 999 B" in page_text_of(original)
+    assert "Waiting for a worker…" in page_text(client.get(f"/jobs/{job.id}"))
+
+
+def test_a_running_job_shows_its_stage_else_how_many_outputs_it_made(client, settings):
+    auto = stored_job(settings, "running", ks=(), target=35.0,
+                      stage="Auto-k: tried 37 colours, 32.1 dB")  # fmt: skip
+    html = client.get(f"/jobs/{auto.id}").text
+    assert '<span id="status-text">Auto-k: tried 37 colours, 32.1 dB</span>' in html
+    assert 'data-stage="Auto-k: tried 37 colours, 32.1 dB"' in html
+    # Nothing to measure yet: the bar is indeterminate (no value) rather than stuck at 0 %.
+    assert re.search(r'<progress id="progress" max="1">', html)
+    assert re.search(r'<span id="outputs-made">: 0 of 1 output made</span>', html)
+    counted = stored_job(settings, "running", ks=(2, 5, 10, 15, 24), results=2)
+    html = client.get(f"/jobs/{counted.id}/panel").text
+    assert '<span id="status-text">2 of 5 outputs made.</span>' in html
+    assert '<progress id="progress" max="1" value="0.4">' in html
+    both = stored_job(settings, "running", ks=(4, 8), target=30.0, results=1)
+    assert "1 of 3 outputs made." in page_text(client.get(f"/jobs/{both.id}/panel"))
+    assert "k 4, 8 + auto (target 30 dB)" in page_text(client.get(f"/jobs/{both.id}/panel"))
+
+
+def test_a_cancelled_job_says_what_it_kept(client, settings):
+    kept = stored_job(settings, "cancelled", ks=(2, 4, 8), results=2)
+    text = page_text(client.get(f"/jobs/{kept.id}"))
+    assert "cancelled Stopped on request after 2 of 3 outputs; they are kept below." in text
+    assert "Cancel job" not in text
+    none = stored_job(settings, "cancelled")
+    assert "Stopped on request before making any output." in page_text(
+        client.get(f"/jobs/{none.id}")
+    )
+
+
+def test_pictures_are_framed_by_shape_and_a_hairline_strip_is_drawn_stretched(client, settings):
+    def frames(job):
+        return set(re.findall(r'<span class="frame ([^"]+)">', client.get(f"/jobs/{job.id}").text))
+
+    tall = stored_job(settings, "succeeded", ks=(2, 4), results=2, width=1, height=40_000)
+    assert frames(tall) == {"frame-portrait frame-strip-tall"}
+    html = client.get(f"/jobs/{tall.id}").text
+    assert "Drawn wider than it is: at its true shape it would be a hairline." in html
+    assert 'data-frame="frame-portrait frame-strip-tall"' in html  # for the viewer
+    assert 'class="thumb-frame frame-portrait frame-strip-tall"' in client.get("/jobs").text
+    wide = stored_job(settings, width=40_000, height=2)
+    assert frames(wide) == {"frame-landscape frame-strip-wide"}
+    assert frames(stored_job(settings, width=3000, height=2000)) == {"frame-landscape"}
+    assert frames(stored_job(settings, width=2000, height=2900)) == {"frame-portrait"}
+    assert frames(stored_job(settings, width=1000, height=1000)) == {"frame-square"}
+    assert frames(stored_job(settings, width=30, height=24)) == {"frame-landscape frame-pixels"}
+    assert "Drawn" not in client.get(f"/jobs/{wide.id}").text.replace("Drawn taller", "")
+
+
+def test_the_chart_caption_comes_from_the_data(client, settings):
+    job = stored_job(settings, "succeeded", ks=(2, 4, 8), results=3)
+    html = client.get(f"/jobs/{job.id}").text
+    assert html.count('class="point"') == 3
+    caption = page_text_of(
+        re.search(r'<figcaption id="chart-caption">.*?</figcaption>', html, re.S)[0]
+    )
+    assert "From k = 2 to k = 8, PSNR rises from 22.0 to 28.0 dB" in caption
+    assert "Each extra colour buys less quality" not in html
+    single = stored_job(settings, "succeeded", ks=(4,), results=1)
+    html = client.get(f"/jobs/{single.id}").text
+    assert 'id="chart"' not in html
+    assert "One output: k = 4: PSNR 24.0 dB, 400 B." in page_text(client.get(f"/jobs/{single.id}"))
+
+
+def test_the_stats_table_puts_psnr_and_size_beside_k(client, settings):
+    job = stored_job(settings, "succeeded", ks=(2,), results=1)
+    heads = re.findall(r'<th scope="col">([^<]+)</th>', client.get(f"/jobs/{job.id}").text)
+    assert heads[:3] == ["k", "PSNR (dB)", "Size"]
+
+
+def listed(client, url: str) -> tuple[list[str], str]:
+    """The job ids a /jobs page lists, in order, and its HTML."""
+    html = client.get(url).text
+    return re.findall(r'<li class="card job-item" data-status="\w+" data-id="(\w+)">', html), html
+
+
+def link(html: str, element_id: str) -> str | None:
+    found = re.search(rf'<a href="([^"]+)"[^>]*id="{element_id}"', html)
+    return html_unescape(found[1]) if found else None
+
+
+def test_the_list_of_jobs_goes_back_a_page_at_a_time_and_forward_again(client, settings):
+    ids = [stored_job(settings, name=f"picture-{n}.png").id for n in range(30)]
+    newest_first = ids[::-1]
+    first, html = listed(client, "/jobs")
+    assert first == newest_first[:JOBS_PER_PAGE]
+    assert link(html, "newer-page") is None and link(html, "newest-page") is None
+    older = link(html, "older-page")
+    assert older == f"/jobs?before={first[-1]}"
+    second, html = listed(client, older)
+    assert second == newest_first[JOBS_PER_PAGE:]
+    assert link(html, "older-page") is None
+    assert link(html, "newest-page") == "/jobs"
+    back, html = listed(client, link(html, "newer-page"))
+    assert back == first
+    assert link(html, "older-page") == older and link(html, "newer-page") is None
+    # A job made meanwhile neither shifts nor repeats the pages already counted from the cursor.
+    newest = stored_job(settings).id
+    assert listed(client, older)[0] == second
+    assert listed(client, "/jobs")[0][0] == newest
+
+
+def test_the_list_of_jobs_filters_by_status_across_pages(client, settings):
+    failed = [stored_job(settings, "failed", name=f"bad-{n}.png").id for n in range(26)]
+    done = stored_job(settings, "succeeded", ks=(2,), results=1).id
+    running = stored_job(settings, "running", stage="Fitting 8 colours").id
+    ids, html = listed(client, "/jobs?status=failed")
+    assert ids == failed[::-1][:JOBS_PER_PAGE]
+    assert re.search(r'aria-current="page"\s+data-status="failed"', html)
+    assert link(html, "older-page") == f"/jobs?status=failed&before={ids[-1]}"
+    assert listed(client, link(html, "older-page"))[0] == failed[::-1][JOBS_PER_PAGE:]
+    assert listed(client, "/jobs?status=succeeded")[0] == [done]
+    ids, html = listed(client, "/jobs?status=running")
+    assert ids == [running] and "Fitting 8 colours" in page_text_of(html)
+    ids, html = listed(client, "/jobs?status=cancelled")
+    assert ids == [] and "No cancelled jobs." in page_text_of(html)
+    assert listed(client, "/jobs")[0][:2] == [running, done]
+
+
+def test_a_failed_job_in_the_list_says_why_once(client, settings):
+    long = "the image cannot be read: " + "truncated " * 30
+    job = stored_job(settings, "failed", name="broken.png", error=("corrupt_image", long))
+    html = listed(client, "/jobs")[1]
+    item = re.search(rf'data-id="{job.id}">(.*?)</li>', html, re.S)[1]
+    text = page_text_of(item)
+    assert text.startswith("broken.png failed The image cannot be read: truncated truncated")
+    assert "…" in text and len(re.search(r'class="job-detail">([^<]*)<', item)[1]) == 120
+    assert "Failed." not in text
+
+
+@pytest.mark.parametrize(
+    "query", ["status=lost", "before=not-an-id", "after=01ARZ3NDEKTSV4RRFFQ69G5FA"]
+)
+def test_a_bad_list_address_gets_a_plain_page(client, query):
+    response = client.get(f"/jobs?{query}")
+    assert response.status_code == 422
+    assert response.mimetype == "text/html"
+    assert page_text(response).startswith("Not a valid address")
+
+
+def test_with_tokens_the_filtered_pages_hold_only_the_clients_jobs(settings):
+    tokens = settings.replace(api_tokens=("token-a", "token-b"))
+    client = create_app({"TESTING": True, "KCOLORS_SETTINGS": tokens}).test_client()
+    mine = [stored_job(settings, "failed", owner=owner_id("token-a")).id for _ in range(3)]
+    theirs = stored_job(settings, "failed", owner=owner_id("token-b")).id
+    sign_in(client, "token-a")
+    assert listed(client, "/jobs?status=failed")[0] == mine[::-1]
+    assert theirs not in client.get(f"/jobs?status=failed&after={mine[0]}").text
+
+
+def page_text_of(markup: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
+
+
+def html_unescape(value: str) -> str:
+    return html.unescape(value)
+
+
+def test_a_filtered_page_reads_a_bounded_number_of_jobs_then_goes_on_from_there(
+    client, settings, monkeypatch
+):
+    monkeypatch.setattr("kcolors.jobs.job.MAX_LIST_SCAN", 5)
+    failed = stored_job(settings, "failed").id
+    for _ in range(11):
+        stored_job(settings)
+    ids, html = listed(client, "/jobs?status=failed")
+    assert ids == [] and "None among the jobs looked through here" in page_text_of(html)
+    ids, html = listed(client, link(html, "older-page"))
+    assert ids == []
+    ids, html = listed(client, link(html, "older-page"))
+    assert ids == [failed] and link(html, "older-page") is None

@@ -5,7 +5,7 @@
   const panel = document.getElementById("job-panel");
   if (!panel) return;
   const POLL_MS = 500;
-  const FINISHED = ["succeeded", "failed"];
+  const FINISHED = ["succeeded", "failed", "cancelled"];
 
   // The panel is replaced wholesale, so screen readers hear the news from a region outside it.
   const announcer = document.getElementById("announcer");
@@ -13,9 +13,24 @@
   async function refreshPanel() {
     const response = await fetch(panel.dataset.panelUrl, { headers: { Accept: "text/html" } });
     if (!response.ok) return;
+    // The panel is replaced wholesale: put the keyboard focus back where it was, if it is still
+    // there (the Cancel button goes once the job ends).
+    const focused = panel.contains(document.activeElement) ? document.activeElement.id : "";
     panel.innerHTML = await response.text();
+    if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
     const text = document.getElementById("status-text");
     if (text) announcer.textContent = text.textContent;
+  }
+
+  // What the worker is doing ("Fitting 16 colours", an auto-k search step) changes often: it is
+  // written in place, neither re-rendering the panel nor announced each time.
+  function showStage(job) {
+    if (job.status !== "running" || !job.stage || job.stage === panel.dataset.stage) return;
+    panel.dataset.stage = job.stage;
+    const text = document.getElementById("status-text");
+    if (text) text.textContent = job.stage;
+    const made = document.getElementById("outputs-made");
+    if (made) made.hidden = false;
   }
 
   function showProgress(job) {
@@ -49,10 +64,12 @@
       etag = response.headers.get("ETag");
       if (etag) delay = 0;  // the next request waits on the server, not here
       showProgress(job);
+      showStage(job);
       const results = (job.results || []).length;
       if (job.status !== panel.dataset.status || String(results) !== panel.dataset.results) {
         panel.dataset.status = job.status;
         panel.dataset.results = String(results);
+        panel.dataset.stage = job.stage || "";
         await refreshPanel();
       }
       if (FINISHED.includes(job.status)) return;
@@ -60,6 +77,7 @@
       // A network hiccup or a restarting server: keep the last state on screen and try again.
       const text = document.getElementById("status-text");
       if (text) text.textContent = "Lost contact with the server; retrying…";
+      panel.dataset.status = "";  // the next answer redraws the panel over this message
       etag = null;
       delay = POLL_MS;
     }
@@ -90,6 +108,7 @@
     after.src = button.dataset.after;
     after.alt = `The image reduced to ${button.dataset.k} colours`;
     title.textContent = `Original and k = ${button.dataset.k}`;
+    compare.dataset.frame = button.dataset.frame || "";  // a strip is drawn stretched here too
     range.value = 50;
     setPosition();
     viewer.showModal();

@@ -61,16 +61,12 @@ def test_a_running_job_stops_at_its_next_output_and_keeps_what_it_made(storage, 
     )
 
 
-def test_a_worker_that_saved_running_over_the_cancellation_still_ends_it(
-    storage, broker, settings
-):
+def test_a_worker_that_saved_running_over_the_cancellation_still_ends_it(storage, broker, settings):
     job = new_job(storage, broker, settings)
     stale = load_job(storage, job.id)  # a worker read the queued document...
     request_cancel(storage, broker, job)  # ...then the client cancelled...
     stale.start()
     save_job(storage, stale)  # ...and the worker saved `running` over it
     assert cancel_requested(broker, job.id) and broker.exists(cancel_key(job.id))
-    done = run_job(
-        storage, job.id, settings, cancelled=lambda: cancel_requested(broker, job.id)
-    )
+    done = run_job(storage, job.id, settings, cancelled=lambda: cancel_requested(broker, job.id))
     assert done.status is JobStatus.CANCELLED and done.results == []

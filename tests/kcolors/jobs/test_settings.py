@@ -37,7 +37,8 @@ def test_bad_integer_names_the_variable():
 
 
 def test_visibility_timeout_must_exceed_hard_limit():
-    with pytest.raises(InvalidConfiguration, match="KCOLORS_VISIBILITY_TIMEOUT=5 must be more than KCOLORS_HARD_TIME_LIMIT=10"):
+    rule = "KCOLORS_VISIBILITY_TIMEOUT=5 must be more than KCOLORS_HARD_TIME_LIMIT=10"
+    with pytest.raises(InvalidConfiguration, match=rule):
         Settings.from_env(
             {
                 "KCOLORS_HARD_TIME_LIMIT": "10",
