@@ -9,8 +9,10 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-# The service alone: the Python package and its runtime dependencies, nothing else.
+# The service alone: the Python package and its runtime dependencies, and what building its
+# C kernels needs (a compiler and the Python headers, installed from Debian when missing).
 install: $(PY)
+	PYTHON=$(PY) bash scripts/build-deps.sh
 	$(PY) -m pip install --quiet -e .
 
 # Everything the tests and benchmarks need: dev dependencies, Debian's tools (pngquant, Chromium,
@@ -19,7 +21,7 @@ setup: $(PY) system-deps node-deps
 	$(PY) -m pip install --quiet -e '.[dev]'
 
 system-deps:
-	bash scripts/install-system-deps.sh
+	PYTHON=$(PY) bash scripts/install-system-deps.sh
 
 # s3rver for the presigned-URL expiry test, at the version its lockfile pins.
 node-deps: system-deps

@@ -3,6 +3,8 @@
 set -euo pipefail
 # nginx: the buffering reverse proxy of the slow-client tests (deploy/nginx/).
 packages=(pngquant docker-compose chromium chromium-driver nginx)
+# The engine's C kernels are compiled by `pip install`: a compiler and the Python headers.
+packages+=($(bash "$(dirname "$0")/build-deps.sh" --list))
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

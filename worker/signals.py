@@ -46,6 +46,15 @@ def start_metrics_exporter(**_: Any) -> None:
     log.info("metrics exporter on http://%s/metrics", address)
 
 
+@signals.worker_process_init.connect
+def warm_up_engine(**_: Any) -> None:
+    """Load the engine and its kernels in each pool process before its first job, so that no
+    job pays for imports or first calls."""
+    from kcolors.engine import warm_up
+
+    warm_up()
+
+
 @signals.task_prerun.connect
 def enter_job(task_id: str, args: tuple = (), **_: Any) -> None:
     """Tag the task's log lines with its job id."""

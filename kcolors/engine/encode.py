@@ -9,16 +9,21 @@ import zlib
 import numpy as np
 from PIL import Image
 
+from kcolors.engine import kernels
+
 OUTPUT_FORMATS = {"png": ("image/png", "png"), "webp": ("image/webp", "webp")}
-# zlib levels for palette PNGs, measured on the benchmark photos: level 9 is 3-6 % smaller than
-# level 5 and costs under 0.1 s up to a megapixel; on a 12-MP image it costs ~3 s for 4 %.
-_SMALL_IMAGE_PIXELS = 1_000_000
-_SMALL_IMAGE_LEVEL = 9
-_LARGE_IMAGE_LEVEL = 5
-# The truecolour comparison is one fixed, cheap encoding: unfiltered rows at zlib level 3. On the
-# benchmark's k-colour pictures Pillow's default settings (filtered, level 6) give from 0.6x
-# (k = 2) to 2x (k = 64) its size, in 3-4 times the time.
-_TRUECOLOR_LEVEL = 3
+# zlib levels for palette PNGs by size class, measured on the benchmark's photos and mosaics
+# (docs/ENGINE.md, "Encoding"): levels 7-9 save at most 1-2 % over 6 for 2-10 times its time
+# (level 9: 0.1-0.3 s per output just under 1 MP, 0.9 s at 3 MP); below 0.5 MP level 6 costs at
+# most ~10 ms; level 5 is 0.5-4 % smaller than 4 for a third more time, and above 4 MP level 4
+# keeps the encoding near a tenth of a pngquant run.
+_PNG_LEVELS = ((500_000, 6), (4_000_000, 5))  # (up to this many pixels, level)
+_LARGEST_IMAGE_LEVEL = 4
+# The truecolour comparison is one fixed, cheap encoding: unfiltered rows at zlib level 1, a pass
+# over three or four bytes per pixel for every output (level 3 was 5-20 % smaller and 15-35 %
+# slower: 0.33 s against 0.28 s on 12 MP). Pillow's default settings (filtered, level 6) give
+# about half to twice its size, in several times the time.
+_TRUECOLOR_LEVEL = 1
 
 
 def palette_image(indices: np.ndarray, palette: np.ndarray) -> Image.Image:
@@ -32,7 +37,10 @@ def palette_image(indices: np.ndarray, palette: np.ndarray) -> Image.Image:
 
 def png_compress_level(pixels: int) -> int:
     """The zlib level used for a palette PNG of this many pixels."""
-    return _SMALL_IMAGE_LEVEL if pixels <= _SMALL_IMAGE_PIXELS else _LARGE_IMAGE_LEVEL
+    for most_pixels, level in _PNG_LEVELS:
+        if pixels <= most_pixels:
+            return level
+    return _LARGEST_IMAGE_LEVEL
 
 
 def encode_indexed(indices: np.ndarray, palette: np.ndarray, output_format: str = "png") -> bytes:
@@ -66,6 +74,23 @@ def encode_truecolor_png(pixels: np.ndarray) -> bytes:
             _chunk(b"IEND", b""),
         ]
     )
+
+
+def truecolor_png_size(indices: np.ndarray, palette: np.ndarray) -> int:
+    """The byte size of `encode_truecolor_png(expand_palette(indices, palette))`, computed a band
+    of rows at a time (the truecolour pixels of a 50-MP image never exist at once)."""
+    height, width = indices.shape
+    channels = palette.shape[1]
+    compressor = zlib.compressobj(_TRUECOLOR_LEVEL)
+    size = 0
+    band = max(1, (1 << 20) // max(1, width))  # about a megapixel per band
+    rows = np.empty((min(band, height), width * channels + 1), dtype=np.uint8)
+    for top in range(0, height, band):
+        part = kernels.truecolor_rows(indices[top : top + band], palette, rows)
+        size += len(compressor.compress(part.data))
+    size += len(compressor.flush())
+    # signature, IHDR (13 bytes of data), IDAT, IEND: each chunk adds 12 bytes to its data.
+    return 8 + (12 + 13) + (12 + size) + 12
 
 
 def expand_palette(indices: np.ndarray, palette: np.ndarray) -> np.ndarray:

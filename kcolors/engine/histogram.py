@@ -6,11 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kcolors.engine import kernels
 from kcolors.engine.colorspace import srgb_to_lab
 
-# Above this many pixels, an RGB histogram is counted with one bincount over all 2**24 codes
-# (a fixed cost of about 0.1 s); below it, sorting the pixel codes is cheaper.
-_BINCOUNT_ABOVE_PIXELS = 1 << 20
 # Histograms with more distinct colours than this are fitted on binned colours first.
 _BIN_ABOVE_COLORS = 8192
 _MIN_COARSE_BINS = 2000
@@ -33,18 +31,19 @@ class ColorLevels:
     exact: WeightedPoints
     fine: WeightedPoints | None  # None when binning would not save much over the exact colours
     coarse: WeightedPoints | None  # None when there are few enough colours to fit directly
+    # Bins of 7 bits per channel (2 x 2 x 2 colours), None when they would not save a quarter
+    # of the colours: where fits of fewer than EXACT_FROM_K colours end.
+    near: WeightedPoints | None = None
 
 
 @dataclass(frozen=True)
 class ColorHistogram:
     """The distinct colours of an image, their pixel counts and the way back to the pixels."""
 
-    colors: np.ndarray  # (D, C) uint8, C = 3 (RGB) or 4 (RGBA)
+    colors: np.ndarray  # (D, C) uint8, C = 3 (RGB) or 4 (RGBA), in order of first appearance
     counts: np.ndarray  # (D,) int64
     shape: tuple[int, int]  # (height, width)
-    _codes: np.ndarray = field(repr=False)  # (D,) sorted int64 codes of `colors`
-    _pixel_codes: np.ndarray | None = field(repr=False)  # the code of every pixel (bincount path)
-    _inverse: np.ndarray | None = field(repr=False)  # the colour index of every pixel (sort path)
+    _inverse: np.ndarray = field(repr=False)  # (h * w,) uint32: the colour of every pixel
     _levels: dict[str, ColorLevels] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -61,43 +60,24 @@ class ColorHistogram:
 
     def spread(self, per_color: np.ndarray) -> np.ndarray:
         """Turn one uint8 value per distinct colour into an image of one value per pixel."""
-        if self._pixel_codes is not None:
-            lookup = np.zeros(1 << 24, dtype=np.uint8)
-            lookup[self._codes] = per_color
-            flat = lookup[self._pixel_codes]
-        else:
-            flat = per_color.astype(np.uint8)[self._inverse]
-        return flat.reshape(self.shape)
+        return kernels.spread(self._inverse, per_color, self.shape)
 
     def levels(self, space: str) -> ColorLevels:
         """The visible colours in `space`, exact and binned (computed once per space)."""
         if space not in self._levels:
             visible = ~self.transparent
-            self._levels[space] = color_levels(self.colors[visible], self.counts[visible], space)
+            colors, counts = self.colors, self.counts
+            if not visible.all():
+                colors, counts = colors[visible], counts[visible]
+            self._levels[space] = color_levels(colors, counts, space)
         return self._levels[space]
 
 
 def build_histogram(pixels: np.ndarray) -> ColorHistogram:
-    """Count the distinct colours of an (h, w, 3|4) uint8 image."""
-    height, width, channels = pixels.shape
-    flat = pixels.reshape(-1, channels)
-    # Pack each pixel into a little-endian int64 code 0x[AA]BBGGRR: one strided copy, and
-    # already the index type bincount and fancy indexing want, so they convert nothing.
-    padded = np.zeros((len(flat), 8), dtype=np.uint8)
-    padded[:, :channels] = flat
-    pixel_codes = padded.view("<i8")[:, 0]
-    kept_codes: np.ndarray | None = pixel_codes
-    if channels == 3 and len(pixel_codes) > _BINCOUNT_ABOVE_PIXELS:
-        counts = np.bincount(pixel_codes, minlength=1 << 24)
-        codes = np.flatnonzero(counts)
-        counts, inverse = counts[codes], None
-    else:
-        codes, inverse, counts = np.unique(pixel_codes, return_inverse=True, return_counts=True)
-        kept_codes = None
-    colors = codes.astype("<i8").view(np.uint8).reshape(-1, 8)[:, :channels].copy()
-    return ColorHistogram(
-        colors, counts.astype(np.int64), (height, width), codes, kept_codes, inverse
-    )
+    """Count the distinct colours of an (h, w, 3|4) uint8 image (one compiled pass)."""
+    height, width, _ = pixels.shape
+    colors, counts, inverse = kernels.histogram(pixels)
+    return ColorHistogram(colors, counts, (height, width), inverse)
 
 
 def to_features(colors: np.ndarray, space: str) -> np.ndarray:
@@ -115,35 +95,47 @@ def color_levels(colors: np.ndarray, counts: np.ndarray, space: str) -> ColorLev
 
     The coarse bins are the coarsest grid with at least `_MIN_COARSE_BINS` occupied bins (a
     fixed grid would leave a photo of few hues with too few bins to seed from); the fine bins
-    are one bit finer, when that still saves a quarter of the points.
+    are one bit finer, when that still saves a quarter of the points. Bins of 7 bits per channel
+    are made from the colours, and each coarser grid from the bins one bit finer (a bin is the
+    union of its eight sub-bins), so the colours are grouped once.
     """
     weights = counts.astype(np.float64)
-    exact = WeightedPoints(to_features(colors, space), weights, colors.astype(np.float64))
+    points = to_features(colors, space)
+    values = points if space == "rgb" else colors.astype(np.float64)
+    exact = WeightedPoints(points, weights, values)
     if len(colors) <= _BIN_ABOVE_COLORS:
         return ColorLevels(colors, exact, None, None)
-    bits = 4
-    coarse = bin_colors(colors, exact, bits)
-    while len(coarse.points) < _MIN_COARSE_BINS and bits < 7:
-        bits += 1
-        coarse = bin_colors(colors, exact, bits)
-    fine = bin_colors(colors, exact, bits + 1) if bits < 7 else None
+    grids: dict[int, WeightedPoints] = {}
+    cells, source = colors >> 1, exact
+    for bits in range(7, 3, -1):
+        grids[bits], cells = bin_points(cells, source, bits)
+        source, cells = grids[bits], cells >> 1
+    bits = next((b for b in range(4, 7) if len(grids[b].points) >= _MIN_COARSE_BINS), 7)
+    fine = grids.get(bits + 1)
     if fine is not None and len(fine.points) > len(colors) * 3 // 4:
         fine = None
-    return ColorLevels(colors, exact, fine, coarse)
+    near = grids[7] if len(grids[7].points) <= len(colors) * 3 // 4 else None
+    return ColorLevels(colors, exact, fine, grids[bits], near)
 
 
-def bin_colors(colors: np.ndarray, exact: WeightedPoints, bits: int) -> WeightedPoints:
-    """Group colours into bins of `bits` per channel: each bin's weighted mean and weight."""
-    shift = 8 - bits
-    bins = np.zeros(len(colors), dtype=np.int64)
-    for channel in range(colors.shape[1]):
-        bins = (bins << bits) | (colors[:, channel] >> shift)
-    occupied = np.bincount(bins) > 0
-    bin_of_color = (np.cumsum(occupied) - 1)[bins]
-    weights = np.bincount(bin_of_color, weights=exact.weights)
+def bin_points(
+    cells: np.ndarray, source: WeightedPoints, bits: int
+) -> tuple[WeightedPoints, np.ndarray]:
+    """Group points by their cell (`bits` per channel): each bin's weighted means and weight.
 
-    def mean(columns: np.ndarray) -> np.ndarray:
-        sums = [np.bincount(bin_of_color, weights=exact.weights * c) for c in columns.T]
-        return np.stack(sums, axis=1) / weights[:, None]
-
-    return WeightedPoints(mean(exact.points), weights, mean(exact.values))
+    Returns the bins and each bin's cell. A bin's mean is over the colours it holds, whether
+    `source` holds those colours or finer bins of them.
+    """
+    codes = np.zeros(len(cells), dtype=np.uint32)
+    for channel in range(cells.shape[1]):
+        codes = (codes << bits) | cells[:, channel]
+    same = source.values is source.points
+    columns = source.points if same else np.hstack([source.points, source.values])
+    bin_codes, weights, means = kernels.group_means(codes, source.weights, columns)
+    d = source.points.shape[1]
+    points = means[:, :d]
+    binned = WeightedPoints(points, weights, points if same else means[:, d:])
+    n_channels = cells.shape[1]
+    shifts = bits * np.arange(n_channels - 1, -1, -1, dtype=np.uint32)
+    bin_cells = ((bin_codes[:, None] >> shifts) & ((1 << bits) - 1)).astype(np.uint8)
+    return binned, bin_cells

@@ -15,8 +15,7 @@ from kcolors.engine.dither import dither_indices
 from kcolors.engine.encode import (
     OUTPUT_FORMATS,
     encode_indexed,
-    encode_truecolor_png,
-    expand_palette,
+    truecolor_png_size,
 )
 from kcolors.engine.histogram import ColorHistogram, build_histogram
 from kcolors.engine.palette import fit_palette, nearest_palette_index
@@ -49,8 +48,12 @@ def quantize_image(
     *,
     max_pixels: int = defaults.MAX_PIXELS,
     on_output: Callable[[QuantizedOutput], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> QuantizeReport:
-    """Decode `data` once and make one k-colour output per k (plus the auto-k one, if asked)."""
+    """Decode `data` once and make one k-colour output per k (plus the auto-k one, if asked).
+
+    `on_step(words)` hears each step of the auto-k search ("tried 37 colours: 32.1 dB"), for a
+    job page to show while it lasts."""
     image = decode_image(data, max_pixels=max_pixels)
     histogram = build_histogram(image.pixels)
     report = QuantizeReport(input_stats=input_stats(image, histogram))
@@ -65,7 +68,7 @@ def quantize_image(
     if params.target_psnr is not None:
         from kcolors.engine.autok import quantize_to_target  # only auto-k jobs pay its import
 
-        emit(quantize_to_target(image, histogram, params, quantize_for_k))
+        emit(quantize_to_target(image, histogram, params, quantize_for_k, on_step))
     return report
 
 
@@ -104,7 +107,7 @@ def quantize_for_k(
         sse = pixel_sse(image.pixels, indices, palette)
     else:
         sse = histogram_sse(histogram, palette, labels)
-    truecolor_bytes = len(encode_truecolor_png(expand_palette(indices, palette)))
+    truecolor_bytes = truecolor_png_size(indices, palette)
     timings = {"fit": fitted - started, "remap": remapped - fitted, "encode": encoded - remapped}
     timings["stats"] = time.perf_counter() - encoded
     media_type, extension = OUTPUT_FORMATS[params.format]

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from kcolors.engine import kernels
 from kcolors.engine.decode import DecodedImage
 from kcolors.engine.histogram import ColorHistogram
 
@@ -33,8 +34,7 @@ def psnr_from_sse(sse: float, n_values: int) -> float | None:
 
 def histogram_sse(histogram: ColorHistogram, palette: np.ndarray, labels: np.ndarray) -> float:
     """Sum of squared errors when every colour of the histogram becomes palette[labels]."""
-    error = histogram.colors.astype(np.int64) - palette[labels].astype(np.int64)
-    return float(histogram.counts @ np.einsum("ij,ij->i", error, error))
+    return float(kernels.squared_error(histogram.colors, histogram.counts, labels, palette))
 
 
 def pixel_sse(original: np.ndarray, indices: np.ndarray, palette: np.ndarray) -> float:

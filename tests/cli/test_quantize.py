@@ -109,3 +109,144 @@ def test_cli_startup_stays_light():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> list[Path]:
+    """Three small real photos (the cat, cropped three ways) in one folder."""
+    folder = tmp_path_factory.mktemp("folder")
+    cat = sample_images.chelsea()
+    paths = []
+    for n, crop in enumerate([cat[:200, :300], cat[100:, 150:], cat[::2, ::2]]):
+        path = folder / f"photo{n}.png"
+        Image.fromarray(np.ascontiguousarray(crop)).save(path)
+        paths.append(path)
+    return paths
+
+
+def test_many_files_in_one_command_match_one_file_at_a_time(photos, tmp_path):
+    together, alone = tmp_path / "together", tmp_path / "alone"
+    args = ["-k", "2,5,16", "--seed", "4"]
+    for jobs in ("1", "2"):
+        result = CliRunner().invoke(
+            main,
+            ["quantize", *map(str, photos), *args, "--out-dir", str(together / jobs), "-j", jobs],
+        )
+        assert result.exit_code == 0, result.output
+    for photo in photos:
+        result = CliRunner().invoke(main, ["quantize", str(photo), *args, "--out-dir", str(alone)])
+        assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in alone.iterdir())
+    assert names == sorted(f"photo{n}.k{k}.png" for n in range(3) for k in (2, 5, 16))
+    for jobs in ("1", "2"):
+        assert sorted(p.name for p in (together / jobs).iterdir()) == names
+        for name in names:
+            assert (together / jobs / name).read_bytes() == (alone / name).read_bytes()
+
+
+def test_many_files_json_is_a_list_in_input_order(photos, tmp_path):
+    result = CliRunner().invoke(
+        main, ["quantize", *map(str, photos), "-k", "3", "--out-dir", str(tmp_path), "--json",
+               "-j", "2"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    reports = json.loads(result.output)
+    assert [r["path"] for r in reports] == [str(p) for p in photos]
+    for report, photo in zip(reports, photos, strict=True):
+        [output] = report["outputs"]
+        assert output["path"] == str(tmp_path / f"{photo.stem}.k3.png")
+        assert report["input"]["width"] == Image.open(photo).width
+
+
+def test_a_bad_file_among_many_is_reported_and_the_others_done(photos, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["quantize", str(photos[0]), str(bad), "-k", "4", "--out-dir", str(out)]
+    )
+    assert result.exit_code == 1
+    assert f"Error: {bad}: corrupt_image" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["photo0.k4.png"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-k", "4", "-o", "{tmp}/out.webp"], "a png output must end in .png"),
+        (["-k", "4", "--format", "webp", "-o", "{tmp}/out.png"], "a webp output must end in .webp"),
+        (["-k", "4", "-o", "{tmp}/out"], "a png output must end in .png"),
+    ],
+)
+def test_a_mismatched_output_extension_is_refused_before_any_work(photo, tmp_path, args, message):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    result = CliRunner().invoke(main, ["quantize", str(photo), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unwritable_output_is_one_line_before_any_work(photos, tmp_path):
+    not_a_dir = tmp_path / "file.txt"
+    not_a_dir.write_text("")
+    for where in (["--out-dir", str(not_a_dir / "sub")], ["-o", str(not_a_dir / "x.png")]):
+        inputs = [str(photos[0])] if where[0] == "-o" else [str(p) for p in photos]
+        result = CliRunner().invoke(main, ["quantize", *inputs, "-k", "4", *where])
+        assert result.exit_code == 1, result.output
+        directory = not_a_dir / "sub" if where[0] == "--out-dir" else not_a_dir
+        assert result.output.strip().splitlines() == [
+            f"Error: cannot write to {directory}: {not_a_dir} is not a directory"
+        ]
+    assert list(tmp_path.iterdir()) == [not_a_dir]
+    assert not any(p.name.endswith(".k4.png") for p in photos[0].parent.iterdir())
+
+
+def test_two_inputs_with_one_name_in_one_out_dir_are_refused(photos, tmp_path):
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    (twin / photos[0].name).write_bytes(photos[0].read_bytes())
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["quantize", str(photos[0]), str(twin / photos[0].name), "-k", "4", "--out-dir",
+               str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "would both be written to" in result.output
+    assert not out.exists()
+
+
+def run_on_a_terminal(args: list[str]) -> str:
+    """Run `kcolors` with stderr on a pseudo-terminal; return what the terminal showed."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    controller, terminal = pty.openpty()
+    # 24 rows of 80 columns, as a terminal has (a new pseudo-terminal has 0 columns)
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    kcolors = Path(sys.executable).with_name("kcolors")
+    process = subprocess.Popen([str(kcolors), *args], stdout=subprocess.DEVNULL, stderr=terminal)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert process.wait() == 0
+    return shown.decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal_and_quiet_otherwise(photos, tmp_path):
+    args = ["quantize", *map(str, photos), "-k", "3", "--out-dir", str(tmp_path)]
+    assert "3/3" in run_on_a_terminal(args)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("kcolors")), *args], capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    assert result.stderr == ""
