@@ -95,8 +95,10 @@ def quantize_to_target(
     histogram: ColorHistogram,
     params: QuantizeParams,
     quantize_for_k: Callable[..., QuantizedOutput],
+    on_step: Callable[[str], None] | None = None,
 ) -> QuantizedOutput:
-    """Make the output with the fewest colours (<= 256) whose real PSNR reaches the target."""
+    """Make the output with the fewest colours (<= 256) whose real PSNR reaches the target;
+    `on_step` hears each k tried, in words."""
     if params.target_psnr is None:
         raise ValueError("auto-k needs a target_psnr")
     target = params.target_psnr
@@ -110,6 +112,9 @@ def quantize_to_target(
             full_palettes[k] = palette
         labels = nearest_palette_index(histogram.colors, palette, space=params.space)
         psnr = psnr_from_sse(histogram_sse(histogram, palette, labels), n_values)
+        if on_step is not None:
+            reached = "lossless" if psnr is None else f"{psnr:.1f} dB"
+            on_step(f"Auto-k: tried {k} colours, {reached} (target {target:g} dB)")
         return psnr is None or psnr >= target
 
     has_clear = bool(histogram.transparent.any())

@@ -95,6 +95,15 @@ def run_job(
             if job.progress < 1 and due and not writes.more_waiting():
                 save(job)
 
+        def note_step(words: str) -> None:
+            # Saved with the next progress save, so a long auto-k search shows where it is.
+            job.stage = words
+            due = time.monotonic() - last_saved >= defaults.PROGRESS_SAVE_SECONDS
+            if due and not writes.more_waiting():
+                writes.submit(functools.partial(save, job))
+            if cancelled():
+                raise JobCancelled("cancelled by its client")
+
         def after_output(output: QuantizedOutput) -> None:
             writes.submit(functools.partial(store_output, output))
             if cancelled():  # stops the engine here: no further output is made
@@ -111,6 +120,7 @@ def run_job(
                 params_to_run(job),
                 max_pixels=settings.max_pixels,
                 on_output=lambda output: after_output(output),
+                on_step=note_step,
             )
             engine_seconds = time.perf_counter() - started
             writes.wait()

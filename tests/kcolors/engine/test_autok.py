@@ -35,3 +35,13 @@ def test_auto_k_with_transparency_counts_the_transparent_entry():
     assert output.stats["psnr"] >= 24
     assert len(output.stats["palette"]) <= output.k
     assert np.isclose(sum(e["share"] for e in output.stats["palette"]), 1.0, atol=1e-4)
+
+
+def test_each_step_of_the_search_is_told_in_words():
+    steps: list[str] = []
+    report = quantize_image(
+        encode(noisy_photo()), QuantizeParams(k=[], target_psnr=30), on_step=steps.append
+    )
+    assert steps and all(s.startswith("Auto-k: tried ") and "(target 30 dB)" in s for s in steps)
+    tried = [int(s.split()[2]) for s in steps]
+    assert report.outputs[0].k in tried
