@@ -9,11 +9,17 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+INSTALLED := $(VENV)/.kcolors-installed
+
 # The service alone: the Python package and its runtime dependencies, and what building its
 # C kernels needs (a compiler and the Python headers, installed from Debian when missing).
-install: $(PY)
+# Done again only when pyproject.toml or the kernels change.
+install: $(INSTALLED)
+
+$(INSTALLED): $(PY) pyproject.toml kcolors/engine/_kernels.c
 	PYTHON=$(PY) bash scripts/build-deps.sh
 	$(PY) -m pip install --quiet -e .
+	touch $@
 
 # Everything the tests and benchmarks need: dev dependencies, Debian's tools (pngquant, Chromium,
 # nginx, ...) and s3rver.
@@ -37,8 +43,9 @@ lint: setup
 test: setup lint
 	$(PY) -m pytest
 
+# `make run PORT=8001` when 8000 is taken (`PORT=0`: any free port).
 run: install
-	$(VENV)/bin/kcolors up
+	$(VENV)/bin/kcolors up $(if $(PORT),--port $(PORT))
 
 # Known vulnerabilities in the installed dependencies: fails on one, warns when no service answers.
 audit: setup

@@ -146,6 +146,9 @@ def finish(job: dict[str, Any], server: str) -> None:
     """Print a finished job's results, or fail the command if the job failed."""
     if job["status"] in ("succeeded", "cancelled") and job["results"]:
         print_results(job, server)
+    if job["status"] == "cancelled":  # not a success: scripts must tell them apart
+        kept = len(job["results"])
+        raise click.ClickException(f"job cancelled, {kept} output{'s' if kept != 1 else ''} kept")
     if job["status"] == "failed":
         raise click.ClickException(f"job failed: {job['error']['code']}: {job['error']['message']}")
 
@@ -162,7 +165,8 @@ def finish(job: dict[str, Any], server: str) -> None:
 def submit(
     file: Path | None, prefix: str | None, wait: bool, timeout: float, server: str, **options: Any
 ) -> None:
-    """Submit FILE (or, with --prefix, a batch); print the id (with --wait, the results)."""
+    """Submit FILE (or, with --prefix, a batch); print the job's line, `job <id>: <status>` (with
+    --wait, its results)."""
     server = server.rstrip("/")
     if (file is None) == (prefix is None):
         raise click.UsageError("give either FILE or --prefix PREFIX")

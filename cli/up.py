@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import click
 import requests
@@ -62,7 +63,8 @@ def check_port_free(host: str, port: int) -> None:
         except OSError as exc:
             raise click.ClickException(
                 f"{host}:{port} is taken ({exc.strerror}): is kcolors (or another server) "
-                f"running there already? Choose another port, e.g. --port {port + 1}"
+                f"running there already? Choose another port, e.g. --port {port + 1} "
+                f"(make run PORT={port + 1})"
             ) from None
 
 
@@ -73,15 +75,7 @@ def folder_lock(folder: Path) -> Iterator[None]:
     lock_path = folder / LOCK_FILE
     folder.mkdir(exist_ok=True)
     with lock_path.open("a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            pid = lock.read().strip() or "?"
-            raise click.ClickException(
-                f"kcolors up is running in this folder already (pid {pid}): stop it, or run "
-                "this one from another folder"
-            ) from None
+        refuse_if_locked(lock)
         lock.seek(0)
         lock.truncate()
         lock.write(str(os.getpid()))
@@ -90,6 +84,28 @@ def folder_lock(folder: Path) -> Iterator[None]:
             yield
         finally:
             (folder / BROKER_URL_FILE).unlink(missing_ok=True)
+            lock.truncate(0)  # no pid left behind once stopped
+
+
+def refuse_if_locked(lock: IO[str]) -> None:
+    """Take the lock, or stop: another `kcolors up` holds it (named by its pid)."""
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        pid = lock.read().strip() or "?"
+        raise click.ClickException(
+            f"kcolors up is running in this folder already (pid {pid}): stop it, or run this "
+            "one from another folder"
+        ) from None
+
+
+def check_folder_free(folder: Path) -> None:
+    """Before anything else: stop if a `kcolors up` runs in this folder (creating nothing)."""
+    lock_path = folder / LOCK_FILE
+    if lock_path.exists():
+        with lock_path.open("r") as lock:
+            refuse_if_locked(lock)  # released when closed: the real lock is taken later
 
 
 def start(command: list[str], env: dict[str, str], **options: object) -> subprocess.Popen:
@@ -138,6 +154,7 @@ def up(host: str, port: int | None, workers: int) -> None:
 
     settings = Settings.from_env()
     port = defaults.WEB_PORT if port is None else port
+    check_folder_free(Path(BROKER_DATA_DIR))  # first: its message is the one that helps
     check_port_free(host, port)
     if not os.environ.get("KCOLORS_STORAGE_URL"):
         settings = settings.replace(storage_url=defaults.STORAGE_URL)

@@ -4,7 +4,7 @@ Redis, so every web process shares them): `KCOLORS_RATE_LIMIT`, answered `429` w
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask_limiter import Limiter
 
 from kcolors.jobs.broker import broker_url
@@ -26,6 +26,16 @@ def init_app(app: Flask, settings: Settings) -> None:
     """Limit the submission endpoints of `app` (registered already) to `settings.rate_limit`."""
     if not settings.rate_limit:
         return
+
+    @app.after_request
+    def retry_after_only_when_refused(response: Response) -> Response:
+        """Flask-Limiter sends `Retry-After` on every answer; a client reads it as "come back
+        then", so it stays only on the 429 that means it. (Registered before the limiter:
+        Flask runs these in reverse, so this one runs after it.)"""
+        if response.status_code != 429:
+            response.headers.pop("Retry-After", None)
+        return response
+
     limiter = Limiter(
         key_func=client_key,
         app=app,

@@ -29,7 +29,7 @@ def request_cancel(storage: Storage, notices: redis.Redis, job: Job) -> Job:
     """Cancel a job: at once when queued, at its next output when running; `JobFinished` when
     it already ended."""
     if job.status.is_finished:
-        raise JobFinished(f"job {job.id} is {job.status.value} already: nothing to cancel")
+        raise JobFinished(f"job {job.id} has ended ({job.status.value}): nothing to cancel")
     try:
         notices.set(cancel_key(job.id), 1, ex=defaults.FAILURE_RECORD_SECONDS)
     except (redis.RedisError, OSError) as exc:

@@ -134,10 +134,12 @@ def folder_state(folder) -> dict[str, tuple[int, int]]:
 def test_a_second_up_in_the_same_folder_says_so_and_touches_nothing(kcolors_up):
     url, process, _, folder = kcolors_up
     before = folder_state(folder / ".kcolors-broker")
-    second = run_client("up", "--port", "0", cwd=folder)
-    assert second.returncode == 1
-    assert "kcolors up is running in this folder already" in second.stderr
-    assert str(process.pid) in second.stderr
+    port = url.rsplit(":", 1)[1]
+    for args in (["--port", "0"], ["--port", port]):  # the folder is named first, port or not
+        second = run_client("up", *args, cwd=folder)
+        assert second.returncode == 1
+        assert "kcolors up is running in this folder already" in second.stderr
+        assert str(process.pid) in second.stderr and "is taken" not in second.stderr
     assert folder_state(folder / ".kcolors-broker") == before  # not a byte of the first's
     assert (folder / ".kcolors-broker" / "up.lock").read_text() == str(process.pid)
     assert requests.get(f"{url}/readyz", timeout=10).status_code == 200
