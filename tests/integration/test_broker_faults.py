@@ -48,7 +48,8 @@ def test_jobs_queued_across_a_redis_restart_all_complete_without_restarting_work
         pids = [w.pid for w in workers]
         server = start_live_server(settings)
         storage = open_storage(settings)
-        jobs = [submit_image(server.url, slow_png(300), k="2,8") for _ in range(6)]
+        # Each job a second or more of work, so that some are still queued when Redis goes.
+        jobs = [submit_image(server.url, slow_png(800), k="2,8,64,256") for _ in range(6)]
         wait_for_document(storage, jobs[0]["id"], ["running", "succeeded"])
         queued = redis.Redis.from_url(valkey.connection_url).llen(QUEUE)
         assert queued >= 1
