@@ -78,7 +78,8 @@ def outage_during_a_job(settings, start_worker, start_live_server, s3):
     worker = start_worker(settings)
     server = start_live_server(settings)
     storage = open_storage(settings)
-    job = submit_image(server.url, slow_png(), k="2,4,8,16")
+    # Seconds of work even for the C engine, so that S3 goes while the job runs.
+    job = submit_image(server.url, slow_png(), k="2,64,128,256")
     wait_for_document(storage, job["id"], ["running"])
     s3.stop()
     try:

@@ -22,7 +22,7 @@ from tests.fixtures.jobs import submit_image, wait_for_jobs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-KS = "2,4,8,16,32,64"  # a few seconds of work on slow_png()
+KS = "2,8,32,64,128,256"  # a few seconds of work on slow_png(), even for the C engine
 # Far past a 2 s time limit however fast the engine gets (about 12 s here).
 HEAVY_KS = "2,4,8,16,32,64,128,256"
 
