@@ -71,7 +71,8 @@ def wait_for_images(page) -> None:
 
 def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, screenshot_dir):
     page = tab.page
-    photo = chelsea_png(scale=2)  # 902x600: a few seconds of work, so the bar has time to move
+    # 1804x1200: a couple of seconds of work even for the C engine, so the bar has time to move.
+    photo = chelsea_png(scale=4)
     job_id = submit_photo(page, service.url, photo)
     page.evaluate(RECORD_PROGRESS)
     assert wait_until_finished(page) == "succeeded"
@@ -86,7 +87,7 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
     running = [sample for sample in seen if sample["status"] == "running"]
     assert running, f"never seen running: {seen[:3]}"
     assert all(sample["original"] is not None for sample in seen)
-    assert any(sample["original"] == 902 for sample in running)
+    assert any(sample["original"] == 1804 for sample in running)
     # The worker's stage when it tells one, else the count of outputs made; never "Quantizing".
     texts = {sample["text"] for sample in running}
     assert all(text and "Quantizing" not in text for text in texts), texts
@@ -119,7 +120,7 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
     assert overlapping(page) == []
     wait_for_images(page)
     widths = page.locator("img.output-image").evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
-    assert widths == [902] * len(ARTICLE_KS)
+    assert widths == [1804] * len(ARTICLE_KS)
 
     # The download link saves a palette PNG with at most k colours.
     with page.expect_download() as download_info:
@@ -127,7 +128,7 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
     download = download_info.value
     assert download.suggested_filename == f"kcolors-{job_id}-k5.png"
     downloaded = Image.open(download.path())
-    assert (downloaded.format, downloaded.mode, downloaded.size) == ("PNG", "P", (902, 600))
+    assert (downloaded.format, downloaded.mode, downloaded.size) == ("PNG", "P", (1804, 1200))
     assert len(downloaded.getcolors()) <= 5
 
     page.screenshot(path=screenshot_dir / "job.png", full_page=True)
@@ -163,7 +164,7 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
     assert item.get_attribute("data-status") == "succeeded"
     assert page.locator(".job-item .job-name").all_inner_texts() == ["cat.png", "chelsea.png"]
     wait_for_images(page)
-    assert item.locator("img.thumb").evaluate("img => img.naturalWidth") == 902
+    assert item.locator("img.thumb").evaluate("img => img.naturalWidth") == 1804
     page.screenshot(path=screenshot_dir / "jobs.png", full_page=True)
     assert tab.accessibility_problems() == []
     assert tab.errors == []
