@@ -3,6 +3,9 @@
 set -euo pipefail
 # nginx: the buffering reverse proxy of the slow-client tests (deploy/nginx/).
 packages=(pngquant docker-compose chromium chromium-driver nginx)
+# The container tests (tests/containers): podman with runc, its network stack, and mmdebstrap
+# for a Debian base image made here (no container registry needed).
+packages+=(podman runc netavark aardvark-dns iptables mmdebstrap)
 # The engine's C kernels are compiled by `pip install`: a compiler and the Python headers.
 packages+=($(bash "$(dirname "$0")/build-deps.sh" --list))
 missing=()

@@ -71,6 +71,7 @@ def run_job(
         save(job)
         return job
     job.start()
+    log.info("job %s started (attempt %d)", job.id, job.attempts)
     # A later start: the one before may have stored outputs it did not live to record.
     rerun = job.attempts > 1
     with OrderedWrites() as writes:
@@ -144,6 +145,7 @@ def run_job(
     }
     job.succeed(report.input_stats)
     save(job)
+    log.info("job %s succeeded: %d outputs in %.2f s", job.id, len(job.results), engine_seconds)
     return job
 
 

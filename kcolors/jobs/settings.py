@@ -21,6 +21,7 @@ class Settings:
     broker_url: str | None = None  # None: `kcolors up` starts an embedded Valkey server
     storage_url: str = defaults.STORAGE_URL
     s3_endpoint_url: str | None = None
+    s3_public_url: str | None = None  # the S3 endpoint as clients reach it, for presigned URLs
     max_pixels: int = defaults.MAX_PIXELS
     max_pixels_per_byte: int = defaults.MAX_PIXELS_PER_BYTE
     max_job_work: int = defaults.MAX_JOB_WORK_PIXELS  # pixels x outputs per job

@@ -187,7 +187,13 @@ def _expect_continue_if_large(request: Any, **_: Any) -> None:
 class S3Storage(Storage):
     """A bucket (and key prefix) on any S3-compatible server, credentials from `AWS_*`."""
 
-    def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        public_url: str | None = None,
+    ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         config = Config(
@@ -202,6 +208,14 @@ class S3Storage(Storage):
         )
         self.client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
         self.client.meta.events.register("before-send.s3.PutObject", _expect_continue_if_large)
+        # Presigned URLs are signed for the host in them: where clients reach the server under
+        # another name than the workers do (a compose network's `minio:9000`), a second client
+        # signs them for that name. Signing is local: this client never connects.
+        self.signer = (
+            boto3.session.Session().client("s3", endpoint_url=public_url, config=config)
+            if public_url
+            else self.client
+        )
 
     def _key(self, key: str) -> str:
         return self.prefix + check_key(key)
@@ -253,7 +267,7 @@ class S3Storage(Storage):
         params = {"Bucket": self.bucket, "Key": self._key(key)}
         if download_name:
             params["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
-        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
+        return self.signer.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
 
     def check(self) -> None:
         try:
@@ -266,13 +280,17 @@ class S3Storage(Storage):
         self.client.head_bucket(Bucket=bucket)
 
 
-def storage_from_url(url: str, s3_endpoint_url: str | None = None) -> Storage:
+def storage_from_url(
+    url: str, s3_endpoint_url: str | None = None, s3_public_url: str | None = None
+) -> Storage:
     """Open `file:///path` (or `file://./relative`) or `s3://bucket/prefix`."""
     parsed = urlparse(url)
     if parsed.scheme == "file":
         return LocalStorage(parsed.netloc + parsed.path if parsed.netloc else parsed.path)
     if parsed.scheme == "s3" and parsed.netloc:
-        return S3Storage(parsed.netloc, parsed.path, endpoint_url=s3_endpoint_url)
+        return S3Storage(
+            parsed.netloc, parsed.path, endpoint_url=s3_endpoint_url, public_url=s3_public_url
+        )
     raise InvalidConfiguration(
         f"storage URL {url!r} is neither file:///path nor s3://bucket/prefix"
     )
@@ -281,4 +299,4 @@ def storage_from_url(url: str, s3_endpoint_url: str | None = None) -> Storage:
 @functools.lru_cache(maxsize=8)
 def open_storage(settings: Settings) -> Storage:
     """Return the storage the settings name; cached, since an S3 client is costly to build."""
-    return storage_from_url(settings.storage_url, settings.s3_endpoint_url)
+    return storage_from_url(settings.storage_url, settings.s3_endpoint_url, settings.s3_public_url)

@@ -1,0 +1,119 @@
+"""docker-compose.yml run for real by podman-compose, with tests/containers/compose.override.yml.
+
+podman 4.3 (Debian 12) differs from Docker Compose in two ways that `ComposeStack.up` makes up
+for, doing by hand what `depends_on` promises:
+- podman-compose ignores `condition: service_healthy` before podman 4.6, and podman runs health
+  checks only from systemd timers (none here): `up` runs `podman healthcheck run` itself;
+- a container created with `--requires` on a finished one-shot (createbucket) cannot be started
+  ("not found in input list"): `up` starts each tier with `--no-deps`, in dependency order.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from tests.containers.images import REPO, podman, podman_env
+
+# From the same environment as pytest (`make setup` installs it with the dev dependencies).
+PODMAN_COMPOSE = str(Path(sys.executable).parent / "podman-compose")
+OVERRIDE = Path(__file__).resolve().parent / "compose.override.yml"
+
+
+class ComposeStack:
+    """One compose project: its name, its published port and the variables it is run with."""
+
+    def __init__(self, project: str, port: int, environment: dict[str, str]) -> None:
+        self.project = project
+        self.url = f"http://127.0.0.1:{port}"
+        self.environment = {
+            **podman_env(),
+            "WEB_PUBLISH_ADDRESS": f"127.0.0.1:{port}",
+            **environment,
+        }
+
+    def compose(self, *args: str, timeout: float = 300) -> str:
+        result = subprocess.run(
+            [PODMAN_COMPOSE, "--in-pod", "false", "-p", self.project,
+             "-f", str(REPO / "docker-compose.yml"), "-f", str(OVERRIDE), *args],
+            cwd=REPO, env=self.environment, capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise AssertionError(f"podman-compose {' '.join(args)}: {result.stderr[-3000:]}")
+        return result.stdout
+
+    def up(self, workers: int) -> None:
+        """Start every service as `docker compose up -d --scale worker=N` would."""
+        self.compose("up", "-d", "--no-deps", "redis", "minio", "createbucket")
+        [createbucket] = self.containers("createbucket")
+        exit_code = podman("wait", createbucket, timeout=180).stdout.strip()
+        assert exit_code == "0", podman("logs", createbucket, check=False).stderr
+        self.compose("up", "-d", "--no-deps", "web")
+        self.wait_healthy("web")
+        self.compose("up", "-d", "--no-deps", "--scale", f"worker={workers}", "worker", "proxy")
+        self.wait_ready()
+
+    def scale_workers(self, workers: int) -> None:
+        """`docker compose up -d --scale worker=N`. podman-compose adds the missing containers
+        but never removes any: the extra ones are stopped here (warm shutdown) and removed."""
+        running = self.containers("worker")
+        extra = sorted(running, key=lambda name: int(name.rsplit("_", 1)[1]))[workers:]
+        if extra:
+            podman("rm", "--force", "--time", "60", *extra, timeout=300)
+        self.compose("up", "-d", "--no-deps", "--scale", f"worker={workers}", "worker")
+
+    def down(self, volumes: bool = False) -> None:
+        """`docker compose down`. podman-compose's own knows only the first container of a
+        scaled service: the others (found by the project's label) are removed here."""
+        self.compose("down", *(["--volumes"] if volumes else []), timeout=600)
+        label = f"label=com.docker.compose.project={self.project}"
+        leftovers = podman("ps", "-a", "-q", "--filter", label).stdout.split()
+        if leftovers:
+            podman("rm", "--force", "--time", "30", *leftovers, timeout=600)
+        if volumes:
+            podman("volume", "prune", "--force", "--filter", label)
+            podman("network", "prune", "--force", "--filter", label)
+
+    def containers(self, service: str, all: bool = True) -> list[str]:
+        """Names of the service's containers (stopped ones too unless `all` is false)."""
+        result = podman(
+            "ps", *(["-a"] if all else []), "--format", "json",
+            "--filter", f"label=com.docker.compose.project={self.project}",
+            "--filter", f"label=com.docker.compose.service={service}",
+        )  # fmt: skip
+        return sorted(c["Names"][0] for c in json.loads(result.stdout or "[]"))
+
+    def get(self, path: str) -> bytes:
+        """GET `path` on the published port, following a redirect to a presigned S3 URL."""
+        response = requests.get(self.url + path, timeout=10)
+        assert response.status_code == 200, (response.status_code, response.url, response.text)
+        return response.content
+
+    def logs(self, container: str) -> str:
+        result = podman("logs", container, check=False)
+        return result.stdout + result.stderr
+
+    def wait_healthy(self, service: str, timeout: float = 120) -> None:
+        """Run the service's health check (the image's HEALTHCHECK) until it passes."""
+        deadline = time.monotonic() + timeout
+        for container in self.containers(service, all=False):
+            while podman("healthcheck", "run", container, check=False).returncode != 0:
+                assert time.monotonic() < deadline, self.logs(container)[-3000:]
+                time.sleep(1)
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        """Wait until the published port answers /readyz through nginx with 200."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if requests.get(f"{self.url}/readyz", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, f"{self.url}/readyz never answered 200"
+            time.sleep(1)
