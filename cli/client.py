@@ -12,7 +12,15 @@ import click
 import requests
 
 from cli.params import given_params, param_options, params_from_options
-from cli.tables import OUTPUT_COLUMNS, Column, output_cells, picture, plural, render
+from cli.tables import (
+    OUTPUT_COLUMNS,
+    Column,
+    auto_k_notes,
+    output_cells,
+    picture,
+    plural,
+    render,
+)
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 # The client's token, one of the server's KCOLORS_API_TOKENS.
@@ -105,7 +113,7 @@ def print_results(job: dict[str, Any], server: str) -> None:
     click.echo(summary)
     columns = [*OUTPUT_COLUMNS, Column("url", right=False)]
     rows = [[*output_cells(r), f"{server}{r['url']}"] for r in job["results"]]
-    click.echo(render(columns, rows))
+    click.echo("\n".join([render(columns, rows), *auto_k_notes(job["results"])]))
 
 
 def follow(

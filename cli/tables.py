@@ -54,16 +54,32 @@ OUTPUT_COLUMNS = (
 )
 
 
-def output_cells(output: dict[str, Any], k_label: str | None = None) -> list[str]:
-    """One output's statistics as the cells of `OUTPUT_COLUMNS`."""
+def output_cells(output: dict[str, Any]) -> list[str]:
+    """One output's statistics as the cells of `OUTPUT_COLUMNS` (an auto-k output's k as `k*`)."""
     return [
-        k_label or str(output["k"]),
+        f"{output['k']}*" if output.get("auto") else str(output["k"]),
         count(output.get("bytes")),
         ratio(output.get("compression_ratio")),
         count(output.get("truecolor_png_bytes")),
         psnr(output.get("psnr")),
         count(output.get("distinct_colors")),
     ]
+
+
+def auto_k_notes(outputs: Sequence[dict[str, Any]]) -> list[str]:
+    """The footnote of each auto-k output (`k*`): its target, and whether it was reached."""
+    notes = []
+    for output in outputs:
+        if not output.get("auto"):
+            continue
+        target = f"{float(output['target_psnr']):g} dB"
+        if output.get("target_reached") is False:  # absent in results made before it existed
+            best = psnr(output.get("search_psnr", output.get("psnr")))
+            notes.append(f"* target {target} out of reach: the most colours, "
+                         f"{output['k']}, give {best} dB")  # fmt: skip
+        else:
+            notes.append(f"* the fewest colours reaching the target, {target}")
+    return notes
 
 
 def render(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> str:

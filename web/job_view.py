@@ -180,10 +180,26 @@ def status_text(job: dict[str, Any]) -> str:
     return str(status)
 
 
+def auto_note(result: dict[str, Any]) -> str | None:
+    """Say how an auto-k output met its target: the fewest colours reaching it, or, when no k up
+    to 256 does, that it is out of reach and this output is the closest."""
+    if not result.get("auto"):
+        return None
+    target = f"{float(result['target_psnr']):g} dB"
+    if result.get("target_reached") is not False:  # absent in results made before it existed
+        return f"The fewest colours reaching the target, {target}."
+    best = result.get("search_psnr", result.get("psnr"))
+    return (
+        f"Target {target} out of reach: no number of colours up to 256 gets there. "
+        f"These {result['k']} give {best:.1f} dB, the closest there is."
+    )
+
+
 def _describe_result(job_id: str, result: dict[str, Any]) -> dict[str, Any]:
     path = result_url(job_id, result["k"])
     return {
         **result,
+        "auto_note": auto_note(result),
         "image_url": path,
         "download_url": f"{path}?download=1",
         "extension": result["key"].rsplit(".", 1)[-1],

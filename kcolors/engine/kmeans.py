@@ -48,17 +48,6 @@ def kmeans_plus_plus(
     return kernels.seed(points, weights, empty, k, rng, candidates_per_step(k))
 
 
-def extend_centers(
-    points: np.ndarray,
-    weights: np.ndarray,
-    centers: np.ndarray,
-    k: int,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Add centres to `centers` by greedy k-means++ until there are k of them."""
-    return kernels.seed(points, weights, centers, k, rng, candidates_per_step(k))
-
-
 def lloyd(
     points: np.ndarray,
     weights: np.ndarray,

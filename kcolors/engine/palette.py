@@ -65,12 +65,22 @@ def fit_centers(levels: ColorLevels, k: int, seed: int, *, exact_refine: bool = 
     finer = levels.fine or exact
     refined = [lloyd(finer.points, finer.weights, c.centers) for c in candidates]
     best = min(refined, key=lambda result: result.inertia)
-    if finer is exact or not exact_refine:
-        return best.centers
-    last = exact if k >= EXACT_FROM_K or levels.near is None else levels.near
+    return refine_centers(levels, k, best.centers) if exact_refine else best.centers
+
+
+def refine_centers(levels: ColorLevels, k: int, centers: np.ndarray) -> np.ndarray:
+    """Finish a fit that `fit_centers(exact_refine=False)` stopped at the fine bins.
+
+    Lloyd on the distinct colours from EXACT_FROM_K colours on, else on the 2 x 2 x 2 bins;
+    `centers` itself when the fine bins were already that level (small images).
+    """
+    finer = levels.fine or levels.exact
+    if levels.coarse is None or finer is levels.exact:
+        return centers
+    last = levels.exact if k >= EXACT_FROM_K or levels.near is None else levels.near
     if last is finer:
-        return best.centers
-    return lloyd(last.points, last.weights, best.centers).centers
+        return centers
+    return lloyd(last.points, last.weights, centers).centers
 
 
 def fit_palette(
@@ -79,23 +89,22 @@ def fit_palette(
     *,
     space: str = "rgb",
     seed: int = 0,
-    exact_refine: bool = True,
 ) -> np.ndarray:
-    """Fit at most k distinct uint8 colours (RGB, or RGBA with alpha) to the histogram.
-
-    `exact_refine=False` stops at the fine bins: a slightly worse palette, much sooner on big
-    images (auto-k searches with it).
-    """
+    """Fit at most k distinct uint8 colours (RGB, or RGBA with alpha) to the histogram."""
     transparent = histogram.transparent.any()
     levels = histogram.levels(space)
     # Fully transparent pixels do not vote: they get one palette entry of their own.
     n_fit = k - 1 if transparent else k
     if len(levels.colors) <= n_fit:
-        palette = levels.colors
-    else:
-        centers = fit_centers(levels, n_fit, seed, exact_refine=exact_refine)
-        palette = from_features(centers, space)
-    if transparent:
+        return palette_of(histogram, None, space)
+    return palette_of(histogram, fit_centers(levels, n_fit, seed), space)
+
+
+def palette_of(histogram: ColorHistogram, centers: np.ndarray | None, space: str) -> np.ndarray:
+    """The sorted uint8 palette of fitted centres (None: the image's own visible colours), plus
+    the fully transparent entry when the image has one."""
+    palette = histogram.levels(space).colors if centers is None else from_features(centers, space)
+    if histogram.transparent.any():
         palette = np.vstack([palette, np.zeros((1, 4), dtype=np.uint8)])
     return np.unique(palette, axis=0)
 

@@ -43,3 +43,17 @@ def test_submit_status_and_batch_reports_speak_as_quantize_does(capsys):
     report = capsys.readouterr().out.splitlines()
     assert "truecolour PNG" in report[0] and "25.15" in report[1]
     assert report[2].split()[:2] == ["notes.txt", "-"] and "unsupported_format" in report[2]
+
+
+def test_an_auto_k_output_is_marked_with_its_target_and_whether_it_was_reached(capsys):
+    source = {"width": 451, "height": 300, "format": "png", "bytes": 220782}
+    auto = {"auto": True, "target_psnr": 45.0, "target_reached": False, "search_psnr": 40.7496}
+    job = {"input": source, "results": [output(4), output(256, **auto), output(9, auto=True,
+           target_psnr=30, target_reached=True)]}  # fmt: skip
+    print_results(job, "http://host")
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in printed[2:5]] == ["4", "256*", "9*"]
+    assert printed[5:] == [
+        "* target 45 dB out of reach: the most colours, 256, give 40.75 dB",
+        "* the fewest colours reaching the target, 30 dB",
+    ]
