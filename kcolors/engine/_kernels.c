@@ -1,5 +1,5 @@
 /* The engine's compiled kernels: colour histogram, k-means++ seeding, Lloyd with Hamerly bounds,
- * exact nearest centres, and spreading per-colour values back to pixels.
+ * exact nearest centres, spreading per-colour values back to pixels, and dithering.
  *
  * Plain C on the CPython API and the buffer protocol (no numpy headers, so nothing but a C
  * compiler is needed to build it). The Python side (kcolors/engine/kernels.py) allocates every
@@ -1428,6 +1428,490 @@ static PyObject *kc_lloyd(PyObject *self, PyObject *args) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Dithering                                                                                    */
+
+/* Error diffusion onto a fixed palette, after pngquant (libimagequant's remap): serpentine
+ * Floyd-Steinberg in which the error each pixel takes is scaled by a weight, so that runs of
+ * one colour, where bands show, are dithered fully, and edges (where dots make jagged lines)
+ * and noise (dithered by nature) lightly; and in which errors are attenuated, so that they
+ * never pile up into streaks. Plain full-strength Floyd-Steinberg (Pillow's) costs 1-3 dB of
+ * PSNR against pngquant's and makes files up to 40 % larger (docs/ENGINE.md). */
+
+#define KC_DITHER_LEVEL 0.8   /* the share of its error a pixel takes (see docs/ENGINE.md) */
+#define KC_DITHER_TINY 2.0    /* a push of a smaller squared size is dropped */
+#define KC_DITHER_LOW (-25.5) /* how far a push may take a channel outside 0-255 */
+#define KC_DITHER_HIGH 280.5
+#define KC_DITHER_FLOOR 2032.0 /* least "large error" (squared, 0-255 scale): about 45 */
+
+/* Each pixel becomes the largest (or smallest) value among itself and its 4 neighbours. */
+#define KC_MAX8(a, b) ((a) > (b) ? (a) : (b))
+#define KC_MIN8(a, b) ((a) < (b) ? (a) : (b))
+#define KC_CROSS(OP)                                                                             \
+    for (Py_ssize_t y = 0; y < h; y++) {                                                         \
+        const uint8_t *restrict row = src + y * w;                                               \
+        const uint8_t *restrict up = src + (y > 0 ? y - 1 : y) * w;                              \
+        const uint8_t *restrict down = src + (y + 1 < h ? y + 1 : y) * w;                        \
+        uint8_t *restrict out = dst + y * w;                                                     \
+        for (Py_ssize_t x = 0; x < w; x++) {                                                     \
+            out[x] = OP(OP(up[x], down[x]), row[x]);                                             \
+        }                                                                                        \
+        for (Py_ssize_t x = 1; x + 1 < w; x++) {                                                 \
+            out[x] = OP(out[x], OP(row[x - 1], row[x + 1]));                                     \
+        }                                                                                        \
+        if (w > 1) {                                                                             \
+            out[0] = OP(out[0], row[1]);                                                         \
+            out[w - 1] = OP(out[w - 1], row[w - 2]);                                             \
+        }                                                                                        \
+    }
+
+static void cross_extreme(const uint8_t *src, uint8_t *dst, Py_ssize_t w, Py_ssize_t h,
+                          int largest) {
+    if (largest) {
+        KC_CROSS(KC_MAX8)
+    } else {
+        KC_CROSS(KC_MIN8)
+    }
+}
+
+/* One row blurred across: 2r + 1 taps, the ends repeated. */
+static void blur_row(const uint8_t *row, uint8_t *out, Py_ssize_t w, int r) {
+    int sum = 0;
+    for (int t = -r; t <= r; t++) {
+        sum += row[t < 0 ? 0 : t < w ? t : w - 1];
+    }
+    for (Py_ssize_t x = 0; x < w; x++) {
+        out[x] = (uint8_t)(sum / (2 * r + 1));
+        Py_ssize_t gone = x - r, next = x + r + 1;
+        sum += row[next < w ? next : w - 1] - row[gone > 0 ? gone : 0];
+    }
+}
+
+/* Box blur of radius r, across then down, in place: rows are blurred across into a ring of
+ * 2r + 2 rows, and down with a running sum per column (row-wise loops that vectorize). */
+static int box_blur(uint8_t *img, Py_ssize_t w, Py_ssize_t h, int r) {
+    const int ring = 2 * r + 2;
+    int32_t *sums = malloc((size_t)w * sizeof(int32_t));
+    uint8_t *rows = malloc((size_t)w * ring);
+    if (sums == NULL || rows == NULL) {
+        free(sums);
+        free(rows);
+        return -1;
+    }
+    Py_ssize_t ready = 0; /* rows blurred across so far */
+    for (Py_ssize_t y = 0; y < h; y++) {
+        Py_ssize_t needed = y + r + 1 < h ? y + r + 1 : h - 1;
+        for (; ready <= needed; ready++) {
+            blur_row(img + ready * w, rows + (ready % ring) * w, w, r);
+        }
+        if (y == 0) {
+            memset(sums, 0, (size_t)w * sizeof(int32_t));
+            for (int t = -r; t <= r; t++) {
+                const uint8_t *row = rows + ((t < 0 ? 0 : t < h ? t : h - 1) % ring) * w;
+                for (Py_ssize_t x = 0; x < w; x++) {
+                    sums[x] += row[x];
+                }
+            }
+        }
+        uint8_t *out = img + y * w;
+        for (Py_ssize_t x = 0; x < w; x++) {
+            out[x] = (uint8_t)(sums[x] / (2 * r + 1));
+        }
+        const uint8_t *add = rows + (needed % ring) * w;
+        const uint8_t *sub = rows + ((y - r > 0 ? y - r : 0) % ring) * w;
+        for (Py_ssize_t x = 0; x < w; x++) {
+            sums[x] += add[x] - sub[x];
+        }
+    }
+    free(sums);
+    free(rows);
+    return 0;
+}
+
+/* The dithering weight of every pixel, 0-255. Local contrast (second differences across and
+ * down, the largest over the channels) finds edges and noise; a long run of pixels that all
+ * take one palette colour undithered, with the same colour above and below, is where bands
+ * show, so it gets nearly all of the error; a run of one pixel a third to two thirds. */
+#if defined(__GNUC__)
+#define KC_INLINE static inline __attribute__((always_inline))
+#else
+#define KC_INLINE static inline
+#endif
+
+/* Local contrast: each pixel's edge value (255 less its contrast) and noise value. Inlined
+ * for each channel count, so that the channel loops unroll. */
+KC_INLINE void contrast(const uint8_t *px, Py_ssize_t h, Py_ssize_t w, const int ch,
+                        uint8_t *noise, uint8_t *edges) {
+    const Py_ssize_t stride = w * ch;
+    /* Noise is contrast in both directions (a straight edge has it in one): the larger of
+     * 2 x edge - |across - down| and 2 x the lesser, 0-1020, gives the noise value. */
+    uint8_t noise_of[1021];
+    for (int m = 0; m <= 1020; m++) {
+        double z = 1.0 - m * (0.5 / 255.0);
+        z = z > 0.0 ? z * z * z * z : 0.0;
+        int level = 80 + (int)(z * 176.0);
+        noise_of[m] = (uint8_t)(level < 255 ? level : 255);
+    }
+    for (Py_ssize_t y = 0; y < h; y++) {
+        for (Py_ssize_t x = 0; x < w; x++) {
+            const uint8_t *c = px + y * stride + x * ch;
+            const uint8_t *l = x > 0 ? c - ch : c, *r = x + 1 < w ? c + ch : c;
+            const uint8_t *u = y > 0 ? c - stride : c, *d = y + 1 < h ? c + stride : c;
+            int across = 0, down = 0;
+            for (int a = 0; a < ch; a++) {
+                int t = abs(l[a] + r[a] - 2 * c[a]), v = abs(u[a] + d[a] - 2 * c[a]);
+                across = t > across ? t : across;
+                down = v > down ? v : down;
+            }
+            int edge = across > down ? across : down, least = across < down ? across : down;
+            int m = 2 * edge - abs(across - down);
+            noise[y * w + x] = noise_of[m > 2 * least ? m : 2 * least];
+            edges[y * w + x] = (uint8_t)(edge < 255 ? 255 - edge : 0);
+        }
+    }
+}
+
+static int dither_weights(const uint8_t *px, Py_ssize_t h, Py_ssize_t w, int ch,
+                          const uint8_t *index, uint8_t *out) {
+    const Py_ssize_t n = h * w;
+    uint8_t *noise = malloc((size_t)n), *tmp = malloc((size_t)n);
+    if (noise == NULL || tmp == NULL) {
+        free(noise);
+        free(tmp);
+        return -1;
+    }
+    if (ch == 3) {
+        contrast(px, h, w, 3, noise, out);
+    } else if (ch == 4) {
+        contrast(px, h, w, 4, noise, out);
+    } else {
+        contrast(px, h, w, ch, noise, out);
+    }
+    /* Noise areas grow, are smoothed and shrink back: thin edges leave the noise map. */
+    cross_extreme(noise, tmp, w, h, 1);
+    cross_extreme(tmp, noise, w, h, 1);
+    if (box_blur(noise, w, h, 3) < 0) {
+        free(noise);
+        free(tmp);
+        return -1;
+    }
+    cross_extreme(noise, tmp, w, h, 1);
+    cross_extreme(tmp, noise, w, h, 0);
+    cross_extreme(noise, tmp, w, h, 0);
+    cross_extreme(tmp, noise, w, h, 0);
+    cross_extreme(out, tmp, w, h, 0);
+    cross_extreme(tmp, out, w, h, 1);
+    for (Py_ssize_t y = 0; y < h; y++) {
+        const uint8_t *row = index + y * w;
+        const uint8_t *up = y > 0 ? row - w : NULL, *down = y + 1 < h ? row + w : NULL;
+        Py_ssize_t start = 0;
+        for (Py_ssize_t x = 1; x <= w; x++) {
+            if (x < w && row[x] == row[start]) {
+                continue;
+            }
+            int neighbours = 10 * (int)(x - start);
+            for (Py_ssize_t i = start; i < x; i++) {
+                neighbours += (up != NULL && up[i] == row[start]) * 15;
+                neighbours += (down != NULL && down[i] == row[start]) * 15;
+            }
+            double share = 1.0 - 20.0 / (20.0 + neighbours);
+            for (Py_ssize_t i = start; i < x; i++) {
+                int e = noise[y * w + i] < out[y * w + i] ? noise[y * w + i] : out[y * w + i];
+                out[y * w + i] = (uint8_t)((e + 128) * (255.0 / 383.0) * share);
+            }
+            start = x;
+        }
+    }
+    free(noise);
+    free(tmp);
+    return 0;
+}
+
+/* dither_weights(pixels uint8 (h x w x channels), h, w, channels, undithered uint8 (h x w),
+ * out uint8 (h x w)) */
+static PyObject *kc_dither_weights(PyObject *self, PyObject *args) {
+    PyObject *pixels_obj, *index_obj, *out_obj;
+    Py_ssize_t h, w;
+    int ch;
+    if (!PyArg_ParseTuple(args, "OnniOO", &pixels_obj, &h, &w, &ch, &index_obj, &out_obj)) {
+        return NULL;
+    }
+    if (ch < 1 || ch > 4 || h < 1 || w < 1) {
+        PyErr_SetString(PyExc_ValueError, "dither_weights: bad dimensions");
+        return NULL;
+    }
+    Py_buffer pixels, index, out;
+    if (get_buffer(pixels_obj, &pixels, ch, h * w, 0, "pixels") < 0) {
+        return NULL;
+    }
+    if (get_buffer(index_obj, &index, 1, h * w, 0, "undithered") < 0) {
+        PyBuffer_Release(&pixels);
+        return NULL;
+    }
+    if (get_buffer(out_obj, &out, 1, h * w, 1, "out") < 0) {
+        PyBuffer_Release(&pixels);
+        PyBuffer_Release(&index);
+        return NULL;
+    }
+    int failed;
+    Py_BEGIN_ALLOW_THREADS;
+    failed = dither_weights(pixels.buf, h, w, ch, index.buf, out.buf) < 0;
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&pixels);
+    PyBuffer_Release(&index);
+    PyBuffer_Release(&out);
+    if (failed) {
+        return PyErr_NoMemory();
+    }
+    Py_RETURN_NONE;
+}
+
+/* The nearest centre to x (lowest index on ties), searched from `guess` as in two_nearest. */
+KC_INLINE int nearest_one(const centers_t *c, const double *x, int guess) {
+    const int k = c->k, d = c->d;
+    int best = 0;
+    double d1;
+    if (!c->sorted) {
+        all_distances(c, x);
+        const double *dist = c->scratch;
+        d1 = dist[0];
+        for (int j = 1; j < k; j++) {
+            if (dist[j] < d1) {
+                d1 = dist[j];
+                best = j;
+            }
+        }
+        return best;
+    }
+    best = guess;
+    d1 = sq_dist(x, c->rows + guess * d, d);
+    double r = sqrt(d1);
+    const int32_t *order = c->order + (size_t)guess * k;
+    const double *gap = c->gap + (size_t)guess * k;
+    for (int t = 0; t < k; t++) {
+        int m = order[t];
+        if (m == guess) {
+            continue;
+        }
+        double reach = gap[t] - r;
+        if (reach > 0.0 && reach * reach > d1 * (1.0 + 1e-9) + 1e-9) {
+            break;
+        }
+        double v = sq_dist(x, c->rows + m * d, d);
+        if (v < d1 || (v == d1 && m < best)) {
+            d1 = v;
+            best = m;
+        }
+    }
+    return best;
+}
+
+typedef struct {
+    const uint8_t *px;
+    Py_ssize_t h, w;
+    int ch;
+    const uint8_t *undithered;
+    const uint8_t *weights; /* or NULL: full strength everywhere */
+    uint8_t *out;
+    int clear;          /* the fully transparent entry, or -1 */
+    const int32_t *visible; /* search position -> palette entry */
+    const int32_t *place;   /* palette entry -> search position, or -1 */
+} dither_t;
+
+/* Serpentine Floyd-Steinberg over the visible palette entries (c). A pushed pixel is pulled
+ * back so that no channel leaves -25.5..280.5, and a large error (squared, over max_error) is
+ * passed on at 3/4 and taken at 4/5: a saturated colour next to a far palette entry then
+ * makes no streak of odd dots. Fully transparent pixels take the clear entry and pass nothing
+ * on. Returns -1 when out of memory. */
+KC_INLINE int diffuse_pixels(const dither_t *s, const centers_t *c, double max_error,
+                              const int ch) {
+    const Py_ssize_t w = s->w;
+    double *err = calloc((size_t)(w + 2) * ch * 2, sizeof(double));
+    if (err == NULL) {
+        return -1;
+    }
+    double *this_err = err, *next_err = err + (w + 2) * ch;
+    int last = 0;
+    for (Py_ssize_t y = 0; y < s->h; y++) {
+        memset(next_err, 0, (size_t)(w + 2) * ch * sizeof(double));
+        const int forward = (y & 1) == 0;
+        for (Py_ssize_t t = 0; t < w; t++) {
+            const Py_ssize_t x = forward ? t : w - 1 - t, i = y * w + x;
+            const uint8_t *p = s->px + i * ch;
+            if (ch == 4 && p[3] == 0 && s->clear >= 0) {
+                s->out[i] = (uint8_t)s->clear;
+                continue;
+            }
+            double level = KC_DITHER_LEVEL;
+            if (s->weights != NULL) {
+                level *= s->weights[i] * (1.0 / 255.0);
+            }
+            const double *e = this_err + (x + 1) * ch;
+            double target[KC_MAX_DIMS], push[KC_MAX_DIMS], size = 0.0;
+            for (int a = 0; a < ch; a++) {
+                push[a] = e[a] * level;
+                size += push[a] * push[a];
+                target[a] = p[a];
+            }
+            if (size >= KC_DITHER_TINY) {
+                double ratio = 1.0;
+                for (int a = 0; a < ch && a < 3; a++) {
+                    double v = p[a] + push[a];
+                    if (v > KC_DITHER_HIGH) {
+                        ratio = fmin(ratio, (KC_DITHER_HIGH - p[a]) / push[a]);
+                    } else if (v < KC_DITHER_LOW) {
+                        ratio = fmin(ratio, (KC_DITHER_LOW - p[a]) / push[a]);
+                    }
+                }
+                if (size > max_error) {
+                    ratio *= 0.8;
+                }
+                for (int a = 0; a < ch && a < 3; a++) {
+                    target[a] = p[a] + push[a] * ratio;
+                }
+                if (ch == 4) {
+                    target[3] = fmin(255.0, fmax(0.0, p[3] + push[3]));
+                }
+            }
+            int guess = s->place[s->undithered[i]];
+            const int j = nearest_one(c, target, guess >= 0 ? guess : last);
+            last = j;
+            s->out[i] = (uint8_t)s->visible[j];
+            double diff[KC_MAX_DIMS], squared = 0.0;
+            for (int a = 0; a < ch; a++) {
+                diff[a] = target[a] - c->rows[j * ch + a];
+                squared += diff[a] * diff[a];
+            }
+            const double scale = squared > max_error ? 0.75 : 1.0;
+            double *same = this_err + (forward ? x + 2 : x) * ch;
+            double *ahead = next_err + (forward ? x + 2 : x) * ch; /* the 1/16 share */
+            double *below = next_err + (x + 1) * ch;
+            double *behind = next_err + (forward ? x : x + 2) * ch; /* the 3/16 share */
+            for (int a = 0; a < ch; a++) {
+                double v = diff[a] * scale;
+                same[a] += v * (7.0 / 16.0);
+                behind[a] += v * (3.0 / 16.0);
+                below[a] += v * (5.0 / 16.0);
+                ahead[a] += v * (1.0 / 16.0);
+            }
+        }
+        double *swap = this_err;
+        this_err = next_err;
+        next_err = swap;
+    }
+    free(err);
+    return 0;
+}
+
+/* dither(pixels uint8 (h x w x channels), h, w, channels, palette uint8 (k x channels), k,
+ * undithered uint8 (h x w): each pixel's nearest entry, weights uint8 (h x w) or None,
+ * out uint8 (h x w)) */
+static PyObject *kc_dither(PyObject *self, PyObject *args) {
+    PyObject *pixels_obj, *palette_obj, *index_obj, *weights_obj, *out_obj;
+    Py_ssize_t h, w;
+    int ch, k;
+    if (!PyArg_ParseTuple(args, "OnniOiOOO", &pixels_obj, &h, &w, &ch, &palette_obj, &k,
+                          &index_obj, &weights_obj, &out_obj)) {
+        return NULL;
+    }
+    if ((ch != 3 && ch != 4) || h < 1 || w < 1 || k < 1 || k > 256) {
+        PyErr_SetString(PyExc_ValueError, "dither: bad dimensions");
+        return NULL;
+    }
+    Py_buffer pixels, palette, index, weights = {0}, out;
+    if (get_buffer(pixels_obj, &pixels, ch, h * w, 0, "pixels") < 0) {
+        return NULL;
+    }
+    if (get_buffer(palette_obj, &palette, ch, k, 0, "palette") < 0) {
+        PyBuffer_Release(&pixels);
+        return NULL;
+    }
+    if (get_buffer(index_obj, &index, 1, h * w, 0, "undithered") < 0) {
+        PyBuffer_Release(&pixels);
+        PyBuffer_Release(&palette);
+        return NULL;
+    }
+    int with_weights = weights_obj != Py_None;
+    if (with_weights && get_buffer(weights_obj, &weights, 1, h * w, 0, "weights") < 0) {
+        PyBuffer_Release(&pixels);
+        PyBuffer_Release(&palette);
+        PyBuffer_Release(&index);
+        return NULL;
+    }
+    if (get_buffer(out_obj, &out, 1, h * w, 1, "out") < 0) {
+        PyBuffer_Release(&pixels);
+        PyBuffer_Release(&palette);
+        PyBuffer_Release(&index);
+        if (with_weights) {
+            PyBuffer_Release(&weights);
+        }
+        return NULL;
+    }
+    const uint8_t *entry = palette.buf, *undithered = index.buf;
+    int32_t visible[256], place[256];
+    double rows[256 * KC_MAX_DIMS];
+    int m = 0, clear = -1, failed = 0, bad = 0;
+    for (int j = 0; j < 256; j++) {
+        place[j] = -1;
+    }
+    /* Visible pixels are dithered onto the visible entries only: dithering spreads colour
+     * error, never transparency. */
+    for (int j = 0; j < k; j++) {
+        if (ch == 4 && entry[j * ch + 3] == 0) {
+            clear = clear < 0 ? j : clear;
+            continue;
+        }
+        place[j] = m;
+        visible[m] = j;
+        for (int a = 0; a < ch; a++) {
+            rows[m * ch + a] = entry[j * ch + a];
+        }
+        m++;
+    }
+    dither_t s = {pixels.buf, h, w, ch, undithered, with_weights ? weights.buf : NULL, out.buf,
+                  clear, visible, place};
+    Py_BEGIN_ALLOW_THREADS;
+    /* Errors count as large from 2.4 times the undithered mapping's mean squared error. */
+    double total = 0.0;
+    for (Py_ssize_t i = 0; i < h * w && !bad; i++) {
+        int j = undithered[i];
+        bad = j >= k;
+        for (int a = 0; a < ch && !bad; a++) {
+            double t = (double)s.px[i * ch + a] - entry[j * ch + a];
+            total += t * t;
+        }
+    }
+    if (!bad && m == 0) {
+        memset(out.buf, clear < 0 ? 0 : clear, (size_t)(h * w));
+    } else if (!bad) {
+        double max_error = fmax(2.4 * total / (double)(h * w), KC_DITHER_FLOOR);
+        centers_t c;
+        failed = centers_init(&c, rows, m, ch) < 0;
+        if (!failed) {
+            /* Inlined for each channel count, so that the channel loops unroll. */
+            failed = (ch == 3 ? diffuse_pixels(&s, &c, max_error, 3)
+                              : diffuse_pixels(&s, &c, max_error, 4)) < 0;
+            centers_free(&c);
+        }
+    }
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&pixels);
+    PyBuffer_Release(&palette);
+    PyBuffer_Release(&index);
+    if (with_weights) {
+        PyBuffer_Release(&weights);
+    }
+    PyBuffer_Release(&out);
+    if (bad) {
+        PyErr_SetString(PyExc_IndexError, "dither: undithered index beyond the palette");
+        return NULL;
+    }
+    if (failed) {
+        return PyErr_NoMemory();
+    }
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 
 static PyMethodDef kernel_methods[] = {
     {"histogram", kc_histogram, METH_VARARGS,
@@ -1445,6 +1929,10 @@ static PyMethodDef kernel_methods[] = {
      "seed(points, n, d, weights, centers, given, k, uniforms, n_uniforms, n_candidates)"},
     {"lloyd", kc_lloyd, METH_VARARGS,
      "lloyd(points, n, d, weights, centers, k, labels, max_iter, tol) -> (inertia, n_iter)"},
+    {"dither_weights", kc_dither_weights, METH_VARARGS,
+     "dither_weights(pixels, h, w, channels, undithered, out)"},
+    {"dither", kc_dither, METH_VARARGS,
+     "dither(pixels, h, w, channels, palette, k, undithered, weights_or_None, out)"},
     {NULL, NULL, 0, NULL},
 };
 

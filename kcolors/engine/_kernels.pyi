@@ -49,3 +49,18 @@ def truecolor_rows(
 def sse(
     colors: Any, counts: Any, labels: Any, palette: Any, n: int, k: int, channels: int, /
 ) -> int: ...
+def dither_weights(
+    pixels: Any, h: int, w: int, channels: int, undithered: Any, out: Any, /
+) -> None: ...
+def dither(
+    pixels: Any,
+    h: int,
+    w: int,
+    channels: int,
+    palette: Any,
+    k: int,
+    undithered: Any,
+    weights: Any,
+    out: Any,
+    /,
+) -> None: ...

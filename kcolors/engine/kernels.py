@@ -131,3 +131,39 @@ def group_means(
     sums = np.empty((groups, m), dtype=np.float64)
     _kernels.group_sums(index, n, groups, weights, columns, m, totals, sums)
     return group_codes, totals, sums / totals[:, None]
+
+
+def dither_weights(pixels: np.ndarray, undithered: np.ndarray) -> np.ndarray:
+    """Each pixel's dithering weight, 0-255: low on edges and in noise, high where flat runs of
+    one undithered palette colour would show bands."""
+    height, width, channels = pixels.shape
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    undithered = np.ascontiguousarray(undithered, dtype=np.uint8)
+    out = np.empty((height, width), dtype=np.uint8)
+    _kernels.dither_weights(pixels, height, width, channels, undithered, out)
+    return out
+
+
+def dither(
+    pixels: np.ndarray,
+    palette: np.ndarray,
+    undithered: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """(h, w) uint8 palette indices of (h, w, C) pixels, error-diffused onto the (k, C) palette.
+
+    `undithered` is each pixel's nearest entry (its search starts there, and its error sets how
+    much error counts as large); `weights` (0-255, see `dither_weights`) scale the error each
+    pixel takes, None for full strength."""
+    height, width, channels = pixels.shape
+    if palette.ndim != 2 or palette.shape[1] != channels:
+        raise ValueError(f"palette must be (k, {channels}), not {palette.shape}")
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    palette = np.ascontiguousarray(palette, dtype=np.uint8)
+    undithered = np.ascontiguousarray(undithered, dtype=np.uint8)
+    if weights is not None:
+        weights = np.ascontiguousarray(weights, dtype=np.uint8)
+    out = np.empty((height, width), dtype=np.uint8)
+    _kernels.dither(pixels, height, width, channels, palette, len(palette), undithered, weights,
+                    out)  # fmt: skip
+    return out
