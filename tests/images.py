@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import numpy as np
 from PIL import Image
@@ -25,13 +26,23 @@ def gradient_image(width: int = 64, height: int = 48, seed: int = 0) -> Image.Im
 
 
 def encode(pixels_or_image, fmt: str = "PNG", **params) -> bytes:
-    """Encode an array or a Pillow image to bytes."""
+    """Encode an array or a Pillow image to bytes ("HEIF" writes HEIC, with pillow-heif)."""
     image = pixels_or_image
     if isinstance(image, np.ndarray):
         image = Image.fromarray(image)
+    if fmt == "HEIF":
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
     buffer = io.BytesIO()
     image.save(buffer, fmt, **params)
     return buffer.getvalue()
+
+
+def mpo_photo(width: int = 64, height: int = 48) -> bytes:
+    """A camera-style JPEG with a second picture (MPO), as many phones and cameras save."""
+    first, second = gradient_image(width, height, seed=1), gradient_image(width, height, seed=2)
+    return encode(first, "MPO", save_all=True, append_images=[second])
 
 
 def decode(data: bytes) -> Image.Image:
@@ -83,3 +94,101 @@ def with_alpha(pixels: np.ndarray) -> np.ndarray:
     alpha[:, : pixels.shape[1] // 3] = 0
     alpha[:4, -6:] = 128
     return np.dstack([pixels, alpha])
+
+
+# Display P3 (and sRGB): CIE xy of the red, green and blue primaries; both have a D65 white and
+# the sRGB tone curve.
+DISPLAY_P3_PRIMARIES = ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060))
+SRGB_PRIMARIES = ((0.640, 0.330), (0.300, 0.600), (0.150, 0.060))
+_D65 = (0.3127, 0.3290)
+_D50_XYZ = np.array([0.9642, 1.0, 0.8249])
+_BRADFORD = np.array(
+    [[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367], [0.0389, -0.0685, 1.0296]]
+)
+
+
+def rgb_to_xyz_matrix(primaries=DISPLAY_P3_PRIMARIES, white=_D65) -> np.ndarray:
+    """The 3x3 matrix from linear RGB to CIE XYZ (white Y = 1) for these primaries and white."""
+    columns = np.array([[x / y, 1.0, (1 - x - y) / y] for x, y in primaries]).T
+    white_xyz = np.array([white[0] / white[1], 1.0, (1 - white[0] - white[1]) / white[1]])
+    return columns * np.linalg.solve(columns, white_xyz)
+
+
+def srgb_to_linear(values: np.ndarray) -> np.ndarray:
+    """The sRGB tone curve, inverted: 0..1 encoded values to linear light."""
+    return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(values: np.ndarray) -> np.ndarray:
+    """The sRGB tone curve: 0..1 linear light to encoded values."""
+    values = np.clip(values, 0.0, 1.0)
+    return np.where(values <= 0.0031308, values * 12.92, 1.055 * values ** (1 / 2.4) - 0.055)
+
+
+def p3_to_srgb(color) -> np.ndarray:
+    """What a Display P3 8-bit colour is in sRGB, computed here from the definitions (clipped)."""
+    linear = srgb_to_linear(np.asarray(color, dtype=float) / 255.0)
+    xyz = rgb_to_xyz_matrix(DISPLAY_P3_PRIMARIES) @ linear
+    srgb = np.linalg.solve(rgb_to_xyz_matrix(SRGB_PRIMARIES), xyz)
+    return np.rint(255.0 * linear_to_srgb(srgb)).astype(int)
+
+
+def icc_profile(
+    primaries=DISPLAY_P3_PRIMARIES, description: str = "Display P3 (kcolors test)"
+) -> bytes:
+    """A version 2 RGB display ICC profile (matrix and tone curves) with a D65 white and the sRGB
+    tone curve: Display P3 by default. ImageCms can only create sRGB, Lab and XYZ profiles."""
+    # The colorants are stated adapted to the D50 connection space (Bradford), as ICC wants.
+    lms_ratio = (_BRADFORD @ _D50_XYZ) / (_BRADFORD @ (rgb_to_xyz_matrix(primaries) @ np.ones(3)))
+    adapt = np.linalg.solve(_BRADFORD, np.diag(lms_ratio) @ _BRADFORD)
+    colorants = (adapt @ rgb_to_xyz_matrix(primaries)).T  # one row per primary
+    curve = np.rint(65535 * srgb_to_linear(np.linspace(0, 1, 1024))).astype(">u2")
+    text = description.encode("ascii") + b"\x00"
+    tags = {
+        b"desc": b"desc\0\0\0\0"
+        + struct.pack(">I", len(text))
+        + text
+        + bytes(4 + 4 + 2 + 1 + 67),  # no Unicode and no ScriptCode description
+        b"cprt": b"text\0\0\0\0No copyright, made by the tests\x00",
+        b"wtpt": _xyz_tag(_D50_XYZ),
+        b"rXYZ": _xyz_tag(colorants[0]),
+        b"gXYZ": _xyz_tag(colorants[1]),
+        b"bXYZ": _xyz_tag(colorants[2]),
+        b"rTRC": b"curv\0\0\0\0" + struct.pack(">I", len(curve)) + curve.tobytes(),
+    }
+    tags[b"gTRC"] = tags[b"bTRC"] = tags[b"rTRC"]
+    table_end = 128 + 4 + 12 * len(tags)
+    body, entries, offsets = b"", [], {}
+    for signature, data in tags.items():
+        if data not in offsets:  # the three tone curves share one copy
+            offsets[data] = table_end + len(body)
+            body += data + bytes(-len(data) % 4)
+        entries.append(struct.pack(">4sII", signature, offsets[data], len(data)))
+    size = table_end + len(body)
+    header = struct.pack(
+        ">I4sI4s4s4s6H4s4sI4s4sQI3i4s16s28s",
+        size,
+        b"\0\0\0\0",
+        0x02100000,  # version 2.1
+        b"mntr",
+        b"RGB ",
+        b"XYZ ",
+        *(2024, 1, 1, 0, 0, 0),
+        b"acsp",
+        b"\0\0\0\0",
+        0,
+        b"\0\0\0\0",
+        b"\0\0\0\0",
+        0,
+        0,  # perceptual
+        *(round(v * 65536) for v in _D50_XYZ),
+        b"\0\0\0\0",
+        bytes(16),
+        bytes(28),
+    )
+    return header + struct.pack(">I", len(tags)) + b"".join(entries) + body
+
+
+def _xyz_tag(xyz) -> bytes:
+    """An ICC XYZType tag holding one s15Fixed16 XYZ triple."""
+    return b"XYZ \0\0\0\0" + struct.pack(">3i", *(round(float(v) * 65536) for v in xyz))

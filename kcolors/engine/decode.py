@@ -1,20 +1,38 @@
-"""Decoding with Pillow: allowlisted formats, pixel limit from the header, any mode to RGB(A)."""
+"""Decoding with Pillow: allowlisted formats, pixel limit from the header, any mode to RGB(A),
+embedded ICC profiles to sRGB."""
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from kcolors import defaults
-from kcolors.engine.formats import FORMAT_NAMES, SIGNATURES, InputFormat, input_format
+from kcolors.engine.formats import (
+    FORMAT_NAMES,
+    InputFormat,
+    has_accepted_signature,
+    input_format,
+    may_be_heic,
+)
 from kcolors.errors import CorruptImage, EmptyImage, ImageTooLarge, UnsupportedFormat
 
+if TYPE_CHECKING:
+    from PIL.ImageCms import ImageCmsTransform
+
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError)
+# libavif and libheif (AVIF, HEIC) raise RuntimeError for damaged files, and for sizes beyond
+# libheif's own limit (far above ours).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, RuntimeError)
+# Colours on which a profile is compared with sRGB: 18 levels a channel (0, 15, ..., 255).
+_TEST_COLORS = np.stack(
+    np.meshgrid(*[np.arange(0, 256, 15, dtype=np.uint8)] * 3, indexing="ij"), axis=-1
+).reshape(1, -1, 3)
 
 
 @dataclass(frozen=True)
@@ -40,12 +58,13 @@ class DecodedImage:
 
 
 def decode_image(data: bytes, *, max_pixels: int = defaults.MAX_PIXELS) -> DecodedImage:
-    """Decode an image, orient it by its EXIF tag and convert it to RGB or RGBA uint8."""
+    """Decode an image, orient it by its EXIF tag, convert its colours to sRGB by its ICC
+    profile, and convert it to RGB or RGBA uint8."""
     image, input_format = open_image(data, max_pixels)
     try:
         image.load()
         ImageOps.exif_transpose(image, in_place=True)
-        pixels = _to_rgb_or_rgba(image)
+        pixels = _to_rgb_or_rgba(_to_srgb(image))
     except _DECODE_ERRORS as exc:
         raise CorruptImage(f"the image could not be decoded: {exc}") from exc
     return DecodedImage(pixels=pixels, format=input_format.name, byte_size=len(data))
@@ -55,6 +74,8 @@ def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, InputFormat]:
     """Open an image's header (no pixels decoded); check its format, size and pixel count."""
     if not data:
         raise EmptyImage("the image is empty (0 bytes)")
+    if may_be_heic(data):
+        _register_heic_plugin()
     try:
         with warnings.catch_warnings():
             # The pixel limit is ours (checked next); Pillow's own bomb check is a second net.
@@ -65,7 +86,7 @@ def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, InputFormat]:
             f"the image declares more pixels than the limit of {max_pixels:,}"
         ) from None
     except UnidentifiedImageError:
-        if data.startswith(SIGNATURES):
+        if has_accepted_signature(data):
             raise CorruptImage("the image is damaged: its header could not be read") from None
         raise UnsupportedFormat(
             f"not a recognised image; supported formats: {FORMAT_NAMES}"
@@ -86,6 +107,53 @@ def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, InputFormat]:
             f"more than the limit of {max_pixels:,}"
         )
     return image, found
+
+
+@functools.cache
+def _register_heic_plugin() -> None:
+    """Let Pillow open HEIC files (imported on the first one: 25 ms that other inputs skip)."""
+    import pillow_heif
+
+    # Only the primary picture is used: no handles on thumbnails, depth maps or aux pictures.
+    pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """Convert an image with an embedded RGB ICC profile (Display P3, Adobe RGB, ...) to sRGB.
+
+    Images without a profile, or with one that is sRGB already, are returned as they are. A
+    profile that cannot be read or used, or that is not an RGB one (grey, CMYK), is ignored and
+    the pixels are taken as sRGB, as browsers do."""
+    profile = image.info.get("icc_profile")
+    if not profile or image.mode not in ("RGB", "RGBA", "P"):
+        return image
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    transform = _srgb_transform(bytes(profile), image.mode)
+    if transform is not None:
+        transform.apply_in_place(image)
+    return image
+
+
+@functools.lru_cache(maxsize=16)
+def _srgb_transform(profile: bytes, mode: str) -> ImageCmsTransform | None:
+    """The transform from this profile to sRGB; None when the profile is unusable or is sRGB
+    already (every test colour lands within 1 of itself), so that sRGB inputs pay nothing.
+    Cached: the photos of one camera or phone carry the same profile."""
+    from PIL import ImageCms  # 3 ms, paid only by images that carry a profile
+
+    srgb = ImageCms.createProfile("sRGB")
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        if source.profile.xcolor_space.strip() != "RGB":
+            return None
+        to_srgb = ImageCms.buildTransform(source, srgb, "RGB", "RGB")
+        test = np.asarray(to_srgb.apply(Image.fromarray(_TEST_COLORS)))
+        if np.abs(test.astype(np.int16) - _TEST_COLORS).max() <= 1:
+            return None
+        return to_srgb if mode == "RGB" else ImageCms.buildTransform(source, srgb, mode, mode)
+    except (OSError, ValueError, ImageCms.PyCMSError):  # unreadable; no transform possible
+        return None
 
 
 def _to_rgb_or_rgba(image: Image.Image) -> np.ndarray:

@@ -48,6 +48,11 @@
     }
   }
 
+  // A picture the browser cannot show (HEIC in most browsers) is still uploaded: no broken icon.
+  preview.addEventListener("error", () => {
+    preview.hidden = true;
+  });
+
   input.addEventListener("change", showFile);
 
   // A file dropped anywhere on the page is taken, rather than the browser navigating away to it.

@@ -4,11 +4,11 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from kcolors.engine.decode import decode_image
 from kcolors.errors import CorruptImage, EmptyImage, ImageTooLarge, UnsupportedFormat
-from tests.images import encode, noisy_photo, three_colors
+from tests.images import SRGB_PRIMARIES, encode, icc_profile, noisy_photo, p3_to_srgb, three_colors
 
 
 @pytest.mark.parametrize(
@@ -164,3 +164,80 @@ def test_decoded_image_records_input_size():
     assert decoded.byte_size == len(data)
     assert (decoded.width, decoded.height) == (30, 24)
     assert Image.open(io.BytesIO(data)).size == (30, 24)
+
+
+# Colours of a Display P3 picture, and the same colours in sRGB (computed in tests/images.py
+# from the primaries, not by LittleCMS); saturated ones differ by up to 20 levels a channel.
+P3_COLORS = [(200, 80, 60), (60, 170, 90), (70, 90, 200), (10, 20, 30), (240, 230, 120)]
+
+
+def p3_patches(height: int = 8) -> np.ndarray:
+    """Flat patches of P3_COLORS side by side, 8 pixels wide each."""
+    return np.repeat(np.array(P3_COLORS, dtype=np.uint8)[None, :, :], 8, axis=1).repeat(
+        height, axis=0
+    )
+
+
+def expected_srgb() -> np.ndarray:
+    return np.array([p3_to_srgb(color) for color in P3_COLORS])
+
+
+@pytest.mark.parametrize(
+    ("fmt", "params", "tolerance"),
+    [
+        ("PNG", {}, 1),
+        ("TIFF", {}, 1),
+        ("WEBP", {"lossless": True}, 1),
+        ("JPEG", {"quality": 100, "subsampling": 0}, 3),
+        ("HEIF", {"quality": 100}, 3),
+        ("AVIF", {"quality": 100}, 3),
+    ],
+)
+def test_a_display_p3_picture_is_converted_to_srgb(fmt, params, tolerance):
+    data = encode(p3_patches(), fmt, icc_profile=icc_profile(), **params)
+    decoded = decode_image(data)
+    centres = decoded.pixels[4, 4::8].astype(int)  # the middle of each patch
+    assert np.abs(centres - expected_srgb()).max() <= tolerance
+    # Not the raw numbers: the conversion moved the saturated colours by much more.
+    assert np.abs(centres - np.array(P3_COLORS)).max() >= 15
+
+
+def test_an_srgb_profile_leaves_the_pixels_as_they_are():
+    pixels = noisy_photo()
+    lcms_srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    for profile in (lcms_srgb, icc_profile(SRGB_PRIMARIES, "sRGB, as a matrix profile")):
+        decoded = decode_image(encode(pixels, "PNG", icc_profile=profile))
+        assert np.array_equal(decoded.pixels, pixels)
+
+
+def test_alpha_and_palette_pictures_are_converted_too():
+    rgba = np.dstack([p3_patches(), np.full((8, 40), 255, np.uint8)])
+    rgba[:, :8, 3] = 128
+    decoded = decode_image(encode(rgba, "PNG", icc_profile=icc_profile()))
+    assert decoded.has_alpha and decoded.pixels[0, 0, 3] == 128 and decoded.pixels[0, 9, 3] == 255
+    assert np.abs(decoded.pixels[4, 4::8, :3].astype(int) - expected_srgb()).max() <= 1
+    palette = Image.fromarray(p3_patches()).quantize(len(P3_COLORS))
+    decoded = decode_image(encode(palette, "PNG", icc_profile=icc_profile()))
+    assert np.abs(decoded.pixels[4, 4::8].astype(int) - expected_srgb()).max() <= 1
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        b"not an ICC profile at all",
+        icc_profile()[:200],  # a header, then nothing
+        icc_profile()[:1500],  # cut inside the tone curves
+        ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes(),  # not RGB
+    ],
+    ids=["garbage", "header-only", "truncated", "lab-space"],
+)
+def test_an_unusable_profile_is_ignored_and_the_pixels_taken_as_srgb(profile):
+    pixels = p3_patches()
+    decoded = decode_image(encode(pixels, "PNG", icc_profile=profile))
+    assert np.array_equal(decoded.pixels, pixels)
+
+
+def test_a_grey_picture_with_an_rgb_profile_keeps_its_greys():
+    grey = np.tile(np.arange(0, 256, 16, dtype=np.uint8), (4, 1))
+    decoded = decode_image(encode(Image.fromarray(grey), "PNG", icc_profile=icc_profile()))
+    assert np.array_equal(decoded.pixels[..., 0], grey)

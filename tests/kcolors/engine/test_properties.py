@@ -8,10 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kcolors import defaults
+from kcolors.engine.decode import decode_image
 from kcolors.engine.params import QuantizeParams
 from kcolors.engine.probe import probe_image
 from kcolors.errors import InvalidParameter, KcolorsError
-from tests.images import encode, gradient_image
+from tests.images import encode, gradient_image, icc_profile
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -59,12 +60,11 @@ def test_every_valid_choice_is_accepted_from_json_and_from_form_strings(ks, spac
     assert QuantizeParams.parse(as_json) == QuantizeParams.parse(as_form)
 
 
-SAMPLES = [
-    encode(gradient_image(24, 16), fmt) for fmt in ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
-]
+SAMPLE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "HEIF", "AVIF")
+SAMPLES = [encode(gradient_image(24, 16), fmt) for fmt in SAMPLE_FORMATS]
 
 
-@pytest.mark.parametrize("sample", SAMPLES, ids=["png", "jpeg", "gif", "bmp", "tiff", "webp"])
+@pytest.mark.parametrize("sample", SAMPLES, ids=[fmt.lower() for fmt in SAMPLE_FORMATS])
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -92,3 +92,18 @@ def test_any_bytes_give_a_coded_error_or_a_checked_header(data):
         assert 400 <= exc.http_status < 500
         return
     assert 0 < probed.width * probed.height <= 10_000
+
+
+P3_PROFILE = icc_profile()
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_any_damage_to_an_embedded_profile_still_decodes_the_picture(data):
+    profile = bytearray(P3_PROFILE)
+    for _ in range(data.draw(st.integers(min_value=1, max_value=8))):
+        position = data.draw(st.integers(min_value=0, max_value=len(profile) - 1))
+        profile[position] = data.draw(st.integers(min_value=0, max_value=255))
+    cut = data.draw(st.integers(min_value=1, max_value=len(profile)))
+    picture = encode(gradient_image(24, 16), "PNG", icc_profile=bytes(profile[:cut]))
+    assert decode_image(picture).pixels.shape == (16, 24, 3)
