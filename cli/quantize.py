@@ -11,7 +11,15 @@ from typing import Any
 import click
 
 from cli.params import param_options, params_from_options
-from cli.tables import OUTPUT_COLUMNS, Column, output_cells, picture, plural, render
+from cli.tables import (
+    OUTPUT_COLUMNS,
+    Column,
+    auto_k_notes,
+    output_cells,
+    picture,
+    plural,
+    render,
+)
 from kcolors.engine.params import QuantizeParams
 
 # The extension each output format is written with (the engine's OUTPUT_FORMATS, without
@@ -174,13 +182,10 @@ def format_table(input_path: Path, input_stats: dict[str, Any], outputs: list[di
     columns = [*OUTPUT_COLUMNS, Column("seconds"), Column("output", right=False)]
     rows = [
         [
-            *output_cells(o, f"{o['k']}*" if o.get("auto") else None),
+            *output_cells(o),
             f"{sum(o['timings'].values()):.3f}",
             o["path"],
         ]
         for o in outputs
     ]
-    lines = [heading, render(columns, rows)]
-    if any(o.get("auto") for o in outputs):
-        lines.append("* chosen automatically for the target PSNR")
-    return "\n".join(lines)
+    return "\n".join([heading, render(columns, rows), *auto_k_notes(outputs)])

@@ -54,6 +54,7 @@ class JobForm(FlaskForm):
         choices=[SelectChoice("png", "PNG (indexed)"), SelectChoice("webp", "WebP (lossless)")],
         default="png",
     )
+    optimize = BooleanField("Optimize PNG outputs with oxipng (smaller files, slower)")
 
     def validate_k_custom(self, field: StringField) -> None:
         """Require a custom list when "Custom list" is chosen."""
@@ -79,6 +80,7 @@ class JobForm(FlaskForm):
     def fields(self) -> dict[str, Any]:
         """The choices as the API's fields (`k`, `dither`, `space`, ...)."""
         fields = {"dither": self.dither.data, "space": self.space.data, "format": self.format.data}
+        fields["optimize"] = self.optimize.data
         if self.k_choice.data == AUTO:
             fields["k"] = ""
             fields["target_psnr"] = self.target_psnr.data

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from kcolors.defaults import MAX_LIST_LIMIT, MAX_WAIT_SECONDS
+from kcolors.engine.formats import FORMAT_NAMES
 from kcolors.engine.params import QuantizeParams
 from kcolors.jobs.settings import Settings
 
@@ -56,6 +57,10 @@ SCHEMAS: dict[str, Any] = {
             "url": {"type": "string"},
             "format": {"type": "string"},
             "bytes": {"type": "integer"},
+            "bytes_before_optimize": {
+                "type": "integer",
+                "description": "with optimize: the size before oxipng recompressed it",
+            },
             "distinct_colors": {"type": "integer"},
             "compression_ratio": {"type": "number"},
             "truecolor_png_bytes": {"type": "integer"},
@@ -72,6 +77,17 @@ SCHEMAS: dict[str, Any] = {
                 },
             },
             "timings": {"type": "object", "additionalProperties": {"type": "number"}},
+            "auto": {"type": "boolean", "description": "the output chosen for target_psnr"},
+            "target_psnr": {"type": "number"},
+            "target_reached": {
+                "type": "boolean",
+                "description": "false: no k up to 256 reaches the target; this is the best",
+            },
+            "search_psnr": {
+                "type": ["number", "null"],
+                "description": "PSNR the search measured (undithered); null when lossless",
+            },
+            "search_steps": {"type": "integer", "description": "fits the auto-k search made"},
         },
     },
     "Job": {
@@ -330,7 +346,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     from web.openapi_batches import BATCH_PATHS, BATCH_SCHEMAS  # it builds on this module
 
     paths = copy.deepcopy({**PATHS, **BATCH_PATHS})
-    image = {"type": "string", "format": "binary"}
+    image = {"type": "string", "format": "binary", "description": f"a picture: {FORMAT_NAMES}"}
     paths["/api/jobs"]["post"]["requestBody"] = request_body(settings, "source", image)
     images = {"type": "array", "items": image}
     paths["/api/batches"]["post"]["requestBody"] = request_body(settings, "prefix", images)

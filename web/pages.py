@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from kcolors import defaults
 from kcolors.engine import params
-from kcolors.engine.formats import FORMAT_NAMES
+from kcolors.engine.formats import FORM_ACCEPT, FORMAT_NAMES
 from kcolors.errors import InvalidParameter, JobFinished, KcolorsError
 from kcolors.jobs.creation import probe
 from kcolors.jobs.job import JobStatus, find_jobs, load_job
@@ -54,7 +54,8 @@ def image_sources(settings: Settings) -> list[str]:
     """Return where pages may load images from: here, previews, and presigned storage URLs."""
     sources = ["'self'", "data:", "blob:"]
     if settings.storage_url.startswith("s3://"):
-        endpoint = urlsplit(settings.s3_endpoint_url or "https://*.amazonaws.com")
+        public = settings.s3_public_url or settings.s3_endpoint_url
+        endpoint = urlsplit(public or "https://*.amazonaws.com")
         sources.append(f"{endpoint.scheme}://{endpoint.netloc}")
     return sources
 
@@ -189,6 +190,7 @@ def _render_form(form: JobForm, message: str | None = None) -> str:
         min_psnr=params.MIN_TARGET_PSNR_DB,
         max_psnr=params.MAX_TARGET_PSNR_DB,
         formats=FORMAT_NAMES,
+        accept=FORM_ACCEPT,
     )
 
 

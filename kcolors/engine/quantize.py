@@ -15,6 +15,7 @@ from kcolors.engine.dither import dither_indices
 from kcolors.engine.encode import (
     OUTPUT_FORMATS,
     encode_indexed,
+    optimize_png,
     truecolor_png_size,
 )
 from kcolors.engine.histogram import ColorHistogram, build_histogram
@@ -86,7 +87,7 @@ def quantize_for_k(
     fitted = time.perf_counter()
     labels = nearest_palette_index(histogram.colors, palette, space=params.space)
     if params.dither:
-        indices = dither_indices(image.pixels, palette)
+        indices = dither_indices(image.pixels, palette, histogram.spread(labels.astype(np.uint8)))
         pixel_counts = np.bincount(indices.ravel(), minlength=len(palette))
     else:
         pixel_counts = np.bincount(labels, weights=histogram.counts, minlength=len(palette))
@@ -103,13 +104,19 @@ def quantize_for_k(
     remapped = time.perf_counter()
     data = encode_indexed(indices, palette, params.format)
     encoded = time.perf_counter()
+    plain_bytes = len(data)
+    if params.optimize:
+        data = optimize_png(data, indices, palette)
+    optimized = time.perf_counter()
     if params.dither:
         sse = pixel_sse(image.pixels, indices, palette)
     else:
         sse = histogram_sse(histogram, palette, labels)
     truecolor_bytes = truecolor_png_size(indices, palette)
     timings = {"fit": fitted - started, "remap": remapped - fitted, "encode": encoded - remapped}
-    timings["stats"] = time.perf_counter() - encoded
+    if params.optimize:
+        timings["optimize"] = optimized - encoded
+    timings["stats"] = time.perf_counter() - optimized
     media_type, extension = OUTPUT_FORMATS[params.format]
     stats = output_stats(
         k=k,
@@ -122,5 +129,6 @@ def quantize_for_k(
         palette=palette,
         pixel_counts=pixel_counts,
         timings=timings,
+        bytes_before_optimize=plain_bytes if params.optimize else None,
     )
     return QuantizedOutput(k=k, data=data, media_type=media_type, extension=extension, stats=stats)

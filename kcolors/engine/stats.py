@@ -75,13 +75,19 @@ def output_stats(
     palette: np.ndarray,
     pixel_counts: np.ndarray,
     timings: dict[str, float],
+    bytes_before_optimize: int | None = None,
 ) -> dict[str, Any]:
-    """Describe one k-colour output (see docs/ARCHITECTURE.md for the keys)."""
+    """Describe one k-colour output (see docs/ARCHITECTURE.md for the keys); with `optimize`,
+    `bytes_before_optimize` is the size it would have had without it."""
     psnr = psnr_from_sse(sse, n_values)
+    optimized = (
+        {} if bytes_before_optimize is None else {"bytes_before_optimize": bytes_before_optimize}
+    )
     return {
         "k": k,
         "format": output_format,
         "bytes": len(data),
+        **optimized,
         "distinct_colors": int(np.count_nonzero(pixel_counts)),
         "compression_ratio": round(input_bytes / len(data), 4),
         "truecolor_png_bytes": truecolor_png_bytes,

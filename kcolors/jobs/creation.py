@@ -38,12 +38,17 @@ def probe(data: bytes, settings: Settings) -> ProbedImage:
 def check_work(params: QuantizeParams, probed: ProbedImage, settings: Settings) -> None:
     """Refuse a job asking for more work (pixels x outputs) than one job may."""
     outputs = len(params.k) + (defaults.AUTO_K_WORK_OUTPUTS if params.target_psnr else 0)
+    if params.optimize:
+        made = len(params.k) + (1 if params.target_psnr else 0)
+        outputs += defaults.OPTIMIZE_EXTRA_WORK_OUTPUTS * made
     pixels = probed.width * probed.height
     if pixels * outputs > settings.max_job_work:
         raise WorkBudgetExceeded(
             f"{pixels:,} pixels x {outputs} outputs = {pixels * outputs:,}, more than the limit "
             f"of {settings.max_job_work:,} per job (an auto-k output counts as "
-            f"{defaults.AUTO_K_WORK_OUTPUTS}); ask for fewer k values or a smaller picture"
+            f"{defaults.AUTO_K_WORK_OUTPUTS}, and optimize adds "
+            f"{defaults.OPTIMIZE_EXTRA_WORK_OUTPUTS} per output); ask for fewer k values or a "
+            "smaller picture"
         )
 
 

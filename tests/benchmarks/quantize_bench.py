@@ -1,7 +1,7 @@
 """Benchmark of the engine against pngquant and libimagequant, with full k-means' quality.
 
 Run: python -m tests.benchmarks.quantize_bench [--sizes 0.1,0.3,1,3,12] [--ks 2,8,16,32,64,256]
-         [--repeat 3] [--folder] [--process] [--memory] [--output PATH]
+         [--repeat 3] [--folder] [--process] [--memory] [--optimize] [--dither] [--output PATH]
 
 The grid is sizes x k. For each case, alternated in the same run and each the best of --repeat
 (--repeat-small below 1 MP):
@@ -15,8 +15,13 @@ PSNR (RGB, dB) and bytes come with each; full k-means is scikit-learn's KMeans o
 (random_state=0), cached in results/full_kmeans_psnr.json since it takes up to hours at 12 MP.
 `--process` adds the whole `kcolors quantize` process for 12 MP at k = 16, `--folder` a folder
 of 0.3-MP photos as one command of each tool, `--memory` the peak memory of `kcolors quantize`
-on a 50-MP image. The whole run is pinned to one core with one BLAS thread; it writes JSON and
-prints markdown tables.
+on a 50-MP image, `--optimize` the same job with `optimize` (oxipng) against the bytes of
+pngquant's `--nofs` and default (dithered) outputs. `--dither` adds, for each case, the dithered
+job against the whole `pngquant K` process (its default dithering), alternated: PSNR, SSIM of
+both pictures blurred (`blurred_ssim`), bytes (also with `optimize`, untimed) and time, and
+Pillow's Floyd-Steinberg onto the same palette (the engine's dithering before issue 12) for
+reference. The whole run is pinned to one core with one BLAS thread; it writes JSON and prints
+markdown tables.
 """
 
 from __future__ import annotations
@@ -148,16 +153,19 @@ def kcolors_command() -> str:
     return str(Path(sys.executable).with_name("kcolors"))
 
 
-def pngquant_command(png: Path, k: int, out: Path) -> list[str]:
-    return ["pngquant", "--nofs", "--force", "--output", str(out), str(k), str(png)]
+def pngquant_command(png: Path, k: int, out: Path, dither: bool = False) -> list[str]:
+    options = [] if dither else ["--nofs"]
+    return ["pngquant", *options, "--force", "--output", str(out), str(k), str(png)]
 
 
-def engine_job(data: bytes, k: int) -> tuple[float, Any]:
+def engine_job(
+    data: bytes, k: int, optimize: bool = False, dither: bool = False
+) -> tuple[float, Any]:
     """One warm engine job, as a worker runs it."""
     from kcolors.engine.quantize import quantize_image
 
     started = time.perf_counter()
-    report = quantize_image(data, QuantizeParams(k=[k]))
+    report = quantize_image(data, QuantizeParams(k=[k], optimize=optimize, dither=dither))
     return time.perf_counter() - started, report.outputs[0]
 
 
@@ -198,8 +206,8 @@ def bench_case(size: str, png: Path, pixels: np.ndarray, k: int, work: Path, arg
     data = png.read_bytes()
     engine_job(data, k)  # warm: what a worker's earlier jobs did
     pngquant_out = work / f"{png.stem}.pq{k}.png"
-    engine_runs, pngquant_runs, liq_runs = [], [], []
-    output = None
+    engine_runs, pngquant_runs, liq_runs, optimized_runs = [], [], [], []
+    output = optimized = None
     liq_bytes = b""
     # Runs under a second are cheap to repeat and the most disturbed by other load.
     repeat = args.repeat if pixels.shape[0] * pixels.shape[1] >= 1e6 else args.repeat_small
@@ -209,6 +217,9 @@ def bench_case(size: str, png: Path, pixels: np.ndarray, k: int, work: Path, arg
         pngquant_runs.append(run_process(pngquant_command(png, k, pngquant_out))[0])
         seconds, liq_bytes = libimagequant(pixels, k)
         liq_runs.append(seconds)
+        if args.optimize:
+            seconds, optimized = engine_job(data, k, optimize=True)
+            optimized_runs.append(seconds)
     assert output is not None
     case: dict[str, Any] = {
         "size": size,
@@ -233,6 +244,8 @@ def bench_case(size: str, png: Path, pixels: np.ndarray, k: int, work: Path, arg
             "seconds": min(liq_runs),
         },
     }
+    if optimized is not None:
+        case["optimized"] = optimized_case(optimized, optimized_runs, output, png, k, work)
     if kmeans_cache is not None:
         compute = case["megapixels"] <= args.kmeans_up_to
         full = full_kmeans_psnr(kmeans_cache, f"{size}:{k}", pixels, k, compute)
@@ -249,6 +262,110 @@ def bench_case(size: str, png: Path, pixels: np.ndarray, k: int, work: Path, arg
           f"PSNR {kc['psnr']:.3f} (pngquant {case['pngquant']['psnr']:.3f}, libimagequant "
           f"{case['libimagequant']['psnr']:.3f}, full k-means "
           f"{case['full_kmeans']['psnr'] if 'full_kmeans' in case else float('nan'):.3f})",
+          file=sys.stderr, flush=True)  # fmt: skip
+    return case
+
+
+def optimized_case(optimized: Any, runs: list[float], plain: Any, png: Path, k: int,
+                   work: Path) -> dict[str, Any]:  # fmt: skip
+    """The `optimize` job's bytes and times, with pngquant's default (dithered) output's bytes."""
+    dithered = work / f"{png.stem}.pqd{k}.png"
+    run_process(pngquant_command(png, k, dithered, dither=True))
+    assert np.array_equal(read_rgb(optimized.data), read_rgb(plain.data))  # lossless
+    return {
+        "bytes": len(optimized.data),
+        "bytes_before_optimize": optimized.stats["bytes_before_optimize"],
+        "seconds": min(runs),
+        "runs": [round(s, 4) for s in runs],
+        "timings": optimized.stats["timings"],
+        "pngquant_dithered_bytes": dithered.stat().st_size,
+    }
+
+
+def blurred_ssim(reference: np.ndarray, candidate: np.ndarray) -> float:
+    """SSIM (scikit-image's, 7 x 7 windows, mean over R, G and B) of both pictures blurred by a
+    Gaussian of sigma 1 pixel, roughly as an eye sees them from a little way off: dithering
+    that keeps the local mean colour scores, where per-pixel PSNR counts every dot as an error."""
+    from scipy.ndimage import gaussian_filter
+    from skimage.metrics import structural_similarity
+
+    scores = []
+    for channel in range(3):  # one at a time: at 12 MP all three take gigabytes
+        a = gaussian_filter(reference[..., channel].astype(np.float64), 1.0)
+        b = gaussian_filter(candidate[..., channel].astype(np.float64), 1.0)
+        scores.append(structural_similarity(a, b, data_range=255.0))
+    return float(np.mean(scores))
+
+
+def pillow_floyd_steinberg(pixels: np.ndarray, k: int) -> tuple[np.ndarray, bytes]:
+    """The engine's dithering before issue 12: Pillow's Floyd-Steinberg onto the fitted palette.
+    Returns the RGB pixels and the PNG the engine's encoder makes of them."""
+    from kcolors.engine.encode import encode_indexed
+    from kcolors.engine.histogram import build_histogram
+    from kcolors.engine.palette import fit_palette
+
+    palette = fit_palette(build_histogram(pixels), k)
+    palette_image = Image.new("P", (1, 1))
+    palette_image.putpalette(palette.tobytes(), "RGB")
+    indices = np.asarray(
+        Image.fromarray(pixels).quantize(palette=palette_image, dither=Image.Dither.FLOYDSTEINBERG)
+    )
+    return palette[indices], encode_indexed(indices, palette)
+
+
+def dither_case(size: str, png: Path, pixels: np.ndarray, k: int, work: Path,
+                args: Any) -> dict[str, Any]:  # fmt: skip
+    """The dithered job against `pngquant K` (default dithering), alternated, best of --repeat."""
+    data = png.read_bytes()
+    engine_job(data, k, dither=True)  # warm
+    pngquant_out = work / f"{png.stem}.pqfs{k}.png"
+    engine_runs, pngquant_runs = [], []
+    output = None
+    repeat = args.repeat if pixels.shape[0] * pixels.shape[1] >= 1e6 else args.repeat_small
+    for _ in range(repeat):
+        seconds, output = engine_job(data, k, dither=True)
+        engine_runs.append(seconds)
+        pngquant_runs.append(run_process(pngquant_command(png, k, pngquant_out, dither=True))[0])
+    assert output is not None
+    ours, theirs = read_rgb(output.data), read_rgb(pngquant_out)
+    optimized = engine_job(data, k, optimize=True, dither=True)[1]
+    before, before_png = pillow_floyd_steinberg(pixels, k)
+    case: dict[str, Any] = {
+        "size": size,
+        "megapixels": pixels.shape[0] * pixels.shape[1] / 1e6,
+        "k": k,
+        "kcolors": {
+            "psnr": psnr(pixels, ours),
+            "ssim": blurred_ssim(pixels, ours),
+            "bytes": len(output.data),
+            "optimized_bytes": len(optimized.data),
+            "seconds": min(engine_runs),
+            "runs": [round(s, 4) for s in engine_runs],
+            "timings": output.stats["timings"],
+        },
+        "pngquant": {
+            "psnr": psnr(pixels, theirs),
+            "ssim": blurred_ssim(pixels, theirs),
+            "bytes": pngquant_out.stat().st_size,
+            "seconds": min(pngquant_runs),
+            "runs": [round(s, 4) for s in pngquant_runs],
+        },
+        "pillow_fs": {
+            "psnr": psnr(pixels, before),
+            "ssim": blurred_ssim(pixels, before),
+            "bytes": len(before_png),
+        },
+    }
+    kc, pq = case["kcolors"], case["pngquant"]
+    case["engine_vs_pngquant"] = kc["seconds"] / pq["seconds"]
+    case["psnr_minus_pngquant"] = kc["psnr"] - pq["psnr"]
+    case["ssim_minus_pngquant"] = kc["ssim"] - pq["ssim"]
+    case["bytes_vs_pngquant"] = kc["bytes"] / pq["bytes"]
+    case["optimized_bytes_vs_pngquant"] = kc["optimized_bytes"] / pq["bytes"]
+    print(f"  dithered {size} MP k={k}: x{case['engine_vs_pngquant']:.2f} of pngquant, PSNR "
+          f"{kc['psnr']:.3f} ({pq['psnr']:.3f}), SSIM {kc['ssim']:.4f} ({pq['ssim']:.4f}), "
+          f"bytes x{case['bytes_vs_pngquant']:.3f} "
+          f"(optimized x{case['optimized_bytes_vs_pngquant']:.3f})",
           file=sys.stderr, flush=True)  # fmt: skip
     return case
 
@@ -343,6 +460,68 @@ def quality_table(cases: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def optimize_table(cases: list[dict[str, Any]]) -> str:
+    """Bytes with `optimize` against pngquant's (`--nofs`, and its default, dithered) outputs."""
+    lines = [
+        "| MP | k | bytes kcolors | optimized | saved | / pngquant --nofs | / pngquant default "
+        "| optimize s / pngquant s | job s / pngquant s | encode s / optimize s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in cases:
+        if "optimized" not in c:
+            continue
+        opt, pq_seconds = c["optimized"], c["pngquant"]["seconds"]
+        before, after, timings = opt["bytes_before_optimize"], opt["bytes"], opt["timings"]
+        dithered = opt["pngquant_dithered_bytes"]
+        lines.append(
+            f"| {c['size']} | {c['k']} | {before:,} | {after:,} | {1 - after / before:.1%} "
+            f"| {after / c['pngquant']['bytes']:.3f} | {after / dithered:.3f} "
+            f"| {timings['optimize'] / pq_seconds:.2f} | {opt['seconds'] / pq_seconds:.2f} "
+            f"| {timings['encode'] / timings['optimize']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def dither_table(cases: list[dict[str, Any]]) -> str:
+    """Dithered outputs against pngquant's default ones, and Pillow's (the engine's before)."""
+    lines = [
+        "| MP | k | PSNR kcolors / pngquant / before | blurred SSIM kcolors / pngquant / before "
+        "| bytes kcolors / pngquant / before | bytes / pngquant | optimized / pngquant "
+        "| kcolors s | pngquant s | time ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in cases:
+        kc, pq, old = c["kcolors"], c["pngquant"], c["pillow_fs"]
+        lines.append(
+            f"| {c['size']} | {c['k']} | {kc['psnr']:.2f} / {pq['psnr']:.2f} / {old['psnr']:.2f} "
+            f"| {kc['ssim']:.4f} / {pq['ssim']:.4f} / {old['ssim']:.4f} "
+            f"| {kc['bytes']:,} / {pq['bytes']:,} / {old['bytes']:,} "
+            f"| {c['bytes_vs_pngquant']:.3f} | {c['optimized_bytes_vs_pngquant']:.3f} "
+            f"| {kc['seconds']:.3f} | {pq['seconds']:.3f} | {c['engine_vs_pngquant']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def dither_targets(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """Issue 12's goals against the measured dithered cases."""
+
+    def count(test: Any) -> str:
+        return f"{sum(bool(test(c)) for c in cases)}/{len(cases)}"
+
+    return {
+        "dithered_psnr_at_least_pngquant": count(lambda c: c["psnr_minus_pngquant"] >= 0),
+        "dithered_bytes_at_most_pngquant": count(lambda c: c["bytes_vs_pngquant"] <= 1),
+        "dithered_optimized_bytes_at_most_pngquant": count(
+            lambda c: c["optimized_bytes_vs_pngquant"] <= 1
+        ),
+        "dithered_ssim_at_least_pngquant": count(lambda c: c["ssim_minus_pngquant"] >= 0),
+        "dithered_worst_psnr_minus_pngquant": min(c["psnr_minus_pngquant"] for c in cases),
+        "dithered_worst_bytes_vs_pngquant": max(c["bytes_vs_pngquant"] for c in cases),
+        "dithered_worst_ssim_minus_pngquant": min(c["ssim_minus_pngquant"] for c in cases),
+        "dithered_worst_time_ratio": max(c["engine_vs_pngquant"] for c in cases),
+    }
+
+
 def targets(cases: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
     """The issue's goals against the measured cases."""
     big = [c for c in cases if c["megapixels"] >= 0.9 and c["k"] <= 64]
@@ -364,6 +543,18 @@ def targets(cases: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any
         "cases_at_least_pngquant": count(cases, lambda c: c["psnr_minus_pngquant"] >= 0),
         "cases_at_least_libimagequant": count(cases, lambda c: c["psnr_minus_libimagequant"] >= 0),
     }
+    optimized = [c for c in cases if "optimized" in c]
+    if optimized:
+        result["optimized_at_least_10pct_below_pngquant"] = count(
+            optimized, lambda c: c["optimized"]["bytes"] <= 0.9 * c["pngquant"]["bytes"]
+        )
+        result["optimized_below_pngquant"] = count(
+            optimized, lambda c: c["optimized"]["bytes"] < c["pngquant"]["bytes"]
+        )
+        result["optimized_at_least_10pct_below_pngquant_default"] = count(
+            optimized,
+            lambda c: c["optimized"]["bytes"] <= 0.9 * c["optimized"]["pngquant_dithered_bytes"],
+        )
     if "process_12mp_k16" in extra:
         result["process_12mp_k16_vs_pngquant"] = extra["process_12mp_k16"]["ratio"]
     if "folder" in extra:
@@ -409,6 +600,9 @@ def main() -> None:
     parser.add_argument("--process", action="store_true", help="whole processes, 12 MP k=16")
     parser.add_argument("--folder", action="store_true", help="a folder of 0.3-MP photos")
     parser.add_argument("--memory", action="store_true", help="peak memory at 50 MP")
+    parser.add_argument("--optimize", action="store_true", help="also the job with optimize")
+    parser.add_argument("--dither", action="store_true", help="dithered jobs against pngquant's")
+    parser.add_argument("--no-plain", action="store_true", help="only the dithered cases")
     args = parser.parse_args()
     pin_to_one_core(args.cpu)
     # pngquant's outputs carry a tRNS chunk; converting them to RGB is what is meant here.
@@ -420,6 +614,7 @@ def main() -> None:
     if not args.no_kmeans:
         kmeans_cache = json.loads(KMEANS_CACHE.read_text()) if KMEANS_CACHE.exists() else {}
     cases: list[dict[str, Any]] = []
+    dithered: list[dict[str, Any]] = []
     extra: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
@@ -428,7 +623,10 @@ def main() -> None:
             png = work / f"grid{size}.png"
             Image.fromarray(pixels).save(png)
             for k in args.ks:
-                cases.append(bench_case(size, png, pixels, k, work, args, kmeans_cache))
+                if not args.no_plain:
+                    cases.append(bench_case(size, png, pixels, k, work, args, kmeans_cache))
+                if args.dither:
+                    dithered.append(dither_case(size, png, pixels, k, work, args))
             if args.process and size == "12":
                 extra["process_12mp_k16"] = whole_processes(png, 16, work, args.repeat)
         if args.process and "12" not in args.sizes:
@@ -448,8 +646,9 @@ def main() -> None:
                 ["pngquant", "--version"], capture_output=True, text=True, check=False
             ).stdout.strip(),
         },
-        "targets": targets(cases, extra),
+        "targets": {**targets(cases, extra), **(dither_targets(dithered) if dithered else {})},
         "cases": cases,
+        "dithered_cases": dithered,
         **extra,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -459,6 +658,13 @@ def main() -> None:
         print(speed_table(cases))
         print()
         print(quality_table(cases))
+        print()
+        if args.optimize:
+            print(optimize_table(cases))
+            print()
+    if dithered:
+        print("Dithered: kcolors against `pngquant K` (its default dithering):\n")
+        print(dither_table(dithered))
         print()
     for name, row in extra.items():
         print(f"- {name}: {json.dumps(row)}")

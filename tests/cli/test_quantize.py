@@ -10,6 +10,7 @@ from PIL import Image
 from skimage import data as sample_images
 
 from cli.main import main
+from tests.images import encode, icc_profile, p3_to_srgb
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +61,23 @@ def test_single_output_path_and_auto_k(photo, tmp_path):
     )
     assert result.exit_code == 0, result.output
     [output] = json.loads(result.output)["outputs"]
-    assert output["auto"] is True and output["psnr"] >= 28
+    assert output["auto"] is True and output["psnr"] >= 28 and output["target_reached"] is True
     assert output["path"] == str(target) and target.exists()
+
+
+def test_auto_k_says_whether_the_target_was_reached(photo, tmp_path):
+    args = ["quantize", str(photo), "--out-dir", str(tmp_path), "--target-psnr"]
+    reached = CliRunner().invoke(main, [*args, "28"])
+    assert reached.exit_code == 0, reached.output
+    assert reached.output.splitlines()[-1] == "* the fewest colours reaching the target, 28 dB"
+    unreachable = CliRunner().invoke(main, [*args, "60"])
+    assert unreachable.exit_code == 0, unreachable.output  # an output was made: the best there is
+    row, note = unreachable.output.splitlines()[-2:]
+    assert row.split()[0] == "256*"
+    assert note == f"* target 60 dB out of reach: the most colours, 256, give {row.split()[4]} dB"
+    result = CliRunner().invoke(main, [*args, "60", "--json"])
+    [output] = json.loads(result.output)["outputs"]
+    assert output["target_reached"] is False and output["psnr"] == output["search_psnr"] < 60
 
 
 def test_webp_dither_and_lab_options(photo, tmp_path):
@@ -71,6 +87,20 @@ def test_webp_dither_and_lab_options(photo, tmp_path):
     assert Image.open(tmp_path / "chelsea.k8.webp").format == "WEBP"
 
 
+def test_optimize_writes_the_same_pixels_in_fewer_bytes(photo, tmp_path):
+    outputs = {}
+    for flag in ("--no-optimize", "--optimize"):
+        args = ["quantize", str(photo), "-k", "16", "-o", str(tmp_path / f"{flag}.png"), "--json"]
+        result = CliRunner().invoke(main, [*args, flag])
+        assert result.exit_code == 0, result.output
+        [outputs[flag]] = json.loads(result.output)["outputs"]
+    plain, optimized = outputs["--no-optimize"], outputs["--optimize"]
+    assert optimized["bytes_before_optimize"] == plain["bytes"] > optimized["bytes"]
+    assert optimized["bytes"] == (tmp_path / "--optimize.png").stat().st_size
+    pixels = [np.asarray(Image.open(tmp_path / f"{f}.png").convert("RGB")) for f in outputs]
+    assert np.array_equal(*pixels)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -78,6 +108,7 @@ def test_webp_dither_and_lab_options(photo, tmp_path):
         (["-k", "²"], "k must be whole numbers, each from 2 to 256"),
         (["--seed", "1e400"], "seed must be a whole number from 0 to 4294967295"),
         (["-k", "4", "-k", "5", "-o", "x.png"], "exactly one output"),
+        (["-k", "4", "--optimize", "--format", "webp"], "optimize: applies to PNG outputs only"),
     ],
 )
 def test_bad_options_give_one_line_errors(photo, args, message):
@@ -93,10 +124,38 @@ def test_bad_input_file(tmp_path):
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "Error: unsupported_format: not a recognised image; supported formats: PNG, JPEG, WebP,"
-        " GIF, BMP, TIFF"
+        " GIF, BMP, TIFF, HEIC, AVIF"
     ]
     missing = CliRunner().invoke(main, ["quantize", str(tmp_path / "missing.png"), "-k", "4"])
     assert missing.exit_code == 1 and "cannot read" in missing.output
+
+
+def test_phone_photos_in_heic_and_avif_with_display_p3_profiles(tmp_path):
+    # Flat Display P3 patches: the outputs hold their sRGB colours, not the raw P3 numbers.
+    p3 = np.array([(200, 80, 60), (60, 170, 90)], dtype=np.uint8)
+    pixels = np.repeat(p3, 16, axis=0).reshape(2, 16, 3).repeat(8, axis=0)
+    expected = np.array([p3_to_srgb(color) for color in p3])
+    # Full-resolution chroma, so that the edge between the patches stays sharp.
+    (tmp_path / "IMG_0001.HEIC").write_bytes(
+        encode(pixels, "HEIF", quality=100, chroma=444, icc_profile=icc_profile())
+    )
+    (tmp_path / "photo.avif").write_bytes(
+        encode(pixels, "AVIF", quality=100, subsampling="4:4:4", icc_profile=icc_profile())
+    )
+    inputs = [str(tmp_path / "IMG_0001.HEIC"), str(tmp_path / "photo.avif")]
+    out_dir = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["quantize", *inputs, "-k", "2", "--out-dir", str(out_dir), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert [(r["input"]["format"], r["input"]["width"]) for r in report] == [
+        ("heic", 16),
+        ("avif", 16),
+    ]
+    for name in ("IMG_0001.k2.png", "photo.k2.png"):
+        out = np.asarray(Image.open(out_dir / name).convert("RGB")).astype(int)
+        assert np.abs(out[::8, 0] - expected).max() <= 3
 
 
 def test_cli_startup_stays_light():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -43,6 +44,21 @@ def test_submit_prefix_waits_and_prints_the_report(service):
     ]
     assert any(line.startswith("readme.txt") and "unsupported_format" in line for line in lines)
     assert lines[-1].startswith(f"CSV: {service.url}/api/batches/")
+
+
+def test_submit_optimize_reaches_the_job_and_its_statistics(service, tmp_path):
+    image = tmp_path / "optimized.png"
+    image.write_bytes(gradient_png(64, 48))
+    result = kcolors(
+        "submit", str(image), "-k", "9", "--optimize", "--wait", "--server", service.url,
+        settings=service.settings,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    job_id = result.stdout.split()[1].rstrip(":")
+    job = json.loads(service.storage.get(f"jobs/{job_id}/job.json"))
+    [output] = job["results"]
+    assert job["params"]["optimize"] is True and job["input"]["name"] == "optimized.png"
+    assert output["bytes_before_optimize"] >= output["bytes"] > 0
 
 
 def test_submit_needs_a_file_or_a_prefix(service):

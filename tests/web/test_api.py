@@ -8,13 +8,15 @@ import json
 import pytest
 from openapi_spec_validator import validate as validate_openapi_document
 
+from kcolors.engine.autok import MAX_FITS
 from kcolors.engine.params import QuantizeParams
 from kcolors.jobs.broker import PROCESS_JOB_TASK, QUEUE
 from kcolors.jobs.job import Job, job_key, result_key, save_job
+from kcolors.jobs.runner import run_job
 from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import open_storage
 from tests.fixtures.openapi import check_response
-from tests.images import encode, gradient_image, gradient_png
+from tests.images import encode, gradient_image, gradient_png, icc_profile, mpo_photo, noisy_photo
 from web import create_app
 
 
@@ -83,6 +85,17 @@ def test_jpeg_input_keeps_its_extension(client):
     assert job["input"]["key"].endswith("/input.jpg") and job["input"]["format"] == "jpeg"
 
 
+@pytest.mark.parametrize("body", ["multipart", "json"])
+def test_optimize_is_taken_from_a_form_field_and_from_json(client, settings, body):
+    if body == "multipart":
+        job = post_image(client, k="4", optimize="on").get_json()
+    else:
+        open_storage(settings).put("uploads/cat.png", gradient_png())
+        request = {"source": "uploads/cat.png", "k": [4], "optimize": True}
+        job = client.post("/api/jobs", json=request).get_json()
+    assert job["params"] == QuantizeParams(k=(4,), optimize=True).to_dict()
+
+
 @pytest.mark.parametrize(
     "fields, status, code",
     [
@@ -92,6 +105,8 @@ def test_jpeg_input_keeps_its_extension(client):
         ({"k": ",".join(str(k) for k in range(2, 30))}, 422, "invalid_parameter"),
         ({"space": "hsv"}, 422, "invalid_parameter"),
         ({"dither": "maybe"}, 422, "invalid_parameter"),
+        ({"optimize": "maybe"}, 422, "invalid_parameter"),
+        ({"optimize": "true", "format": "webp"}, 422, "invalid_parameter"),
         ({"target_psnr": "loud"}, 422, "invalid_parameter"),
     ],
 )
@@ -233,33 +248,32 @@ def test_openapi_document_is_valid_and_served(client):
     assert set(response.get_json()["paths"]) >= {"/api/jobs", "/api/jobs/{job_id}", "/readyz"}
 
 
-def mpo_photo() -> bytes:
-    """A camera-style JPEG with a second picture (MPO), as many phones and cameras save."""
-    first, second = gradient_image(64, 48, seed=1), gradient_image(64, 48, seed=2)
-    buffer = io.BytesIO()
-    first.save(buffer, "MPO", save_all=True, append_images=[second])
-    return buffer.getvalue()
-
-
 @pytest.mark.parametrize(
     ("data", "filename", "format", "extension"),
     [
         (encode(gradient_image(), "TIFF"), "scan.tif", "tiff", "tiff"),
         (mpo_photo(), "IMG_0001.JPG", "jpeg", "jpg"),
+        (encode(gradient_image(), "HEIF", icc_profile=icc_profile()), "IMG_0002.HEIC", "heic",
+         "heic"),
+        (encode(gradient_image(), "AVIF"), "photo.avif", "avif", "avif"),
     ],
-)
-def test_tiff_and_camera_mpo_jpegs_are_accepted_as_the_cli_reads_them(
+)  # fmt: skip
+def test_tiff_camera_mpo_heic_and_avif_are_accepted_as_the_cli_reads_them(
     client, settings, data, filename, format, extension
 ):
-    from PIL import Image
-
-    assert Image.open(io.BytesIO(data)).format in ("TIFF", "MPO")
     response = post_image(client, data, filename=filename, k="2")
     assert response.status_code == 202, response.get_data(as_text=True)
     job = response.get_json()
     assert job["input"]["format"] == format and job["input"]["width"] == 64
     assert job["input"]["key"] == f"jobs/{job['id']}/input.{extension}"
     assert open_storage(settings).get(job["input"]["key"]) == data
+
+
+def test_a_damaged_heic_upload_is_refused_before_anything_is_stored(client, settings):
+    data = encode(gradient_image(), "HEIF")
+    response = post_image(client, data[:60], filename="IMG_0003.HEIC", k="2")
+    assert_error(response, 422, "corrupt_image")
+    assert open_storage(settings).list("jobs/") == []
 
 
 @pytest.mark.parametrize(
@@ -275,6 +289,8 @@ def test_tiff_and_camera_mpo_jpegs_are_accepted_as_the_cli_reads_them(
         ("JSON", "/api/jobs", {"seed": True}, "seed must be a whole number from 0 to"),
         ("JSON", "/api/jobs", {"k": [2, [3]]}, "k must be whole numbers"),
         ("JSON", "/api/jobs", {"dither": "maybe"}, "dither must be true or false"),
+        ("JSON", "/api/jobs", {"optimize": True, "format": "webp"}, "applies to PNG outputs only"),
+        ("JSON", "/api/batches", {"optimize": 1}, "optimize must be true or false"),
         ("JSON", "/api/jobs", {"colours": 5}, "unknown parameter 'colours'"),
         ("JSON", "/api/batches", {"seed": 1e400}, "seed must be a whole number from 0 to"),
     ],
@@ -327,6 +343,18 @@ def test_stored_documents_hold_keys_and_the_api_adds_the_urls(client, settings):
     assert "url" not in json.loads(storage.get(job_key(job.id)))["results"][0]
     answered = check_response(client.get(f"/api/jobs/{job.id}")).get_json()
     assert answered["results"][0]["url"] == f"/api/jobs/{job.id}/results/2"
+
+
+@pytest.mark.parametrize(("target", "reached"), [(20, True), (40, False), (80, False)])
+def test_an_auto_k_result_says_whether_its_target_was_reached(client, settings, target, reached):
+    job_id = post_image(client, encode(noisy_photo()), target_psnr=str(target)).get_json()["id"]
+    run_job(open_storage(settings), job_id, settings)
+    [result] = check_response(client.get(f"/api/jobs/{job_id}")).get_json()["results"]
+    assert result["auto"] is True and result["target_reached"] is reached
+    assert result["search_psnr"] == result["psnr"] and (result["psnr"] >= target) is reached
+    assert 1 <= result["search_steps"] <= MAX_FITS
+    if not reached:  # the most colours: the best PSNR there is
+        assert result["k"] == 256
 
 
 def test_delete_cancels_a_queued_job_and_a_finished_one_answers_409(client, settings, broker):

@@ -18,7 +18,7 @@ from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import open_storage
 from tests.fixtures.openapi import check_response
 from tests.fixtures.prometheus import sample
-from tests.images import encode, gradient_image, gradient_png
+from tests.images import encode, gradient_image, gradient_png, icc_profile
 from web import create_app
 
 
@@ -141,6 +141,38 @@ def test_an_upload_batch_stores_each_picture_once_checked(client, storage, setti
     assert [(r["name"], r["k"], r["status"]) for r in report["rows"]] == [
         ("a.png", 3, "succeeded"),
         ("b.jpg", 3, "succeeded"),
+    ]
+
+
+def test_a_batch_passes_optimize_to_every_job(client, storage, settings):
+    pictures = [("a.png", gradient_png(seed=1)), ("b.png", gradient_png(seed=2))]
+    form = {"image": [(io.BytesIO(data), name) for name, data in pictures], "k": "5",
+            "optimize": "true"}  # fmt: skip
+    batch = client.post("/api/batches", data=form, content_type="multipart/form-data").get_json()
+    assert batch["params"]["optimize"] is True
+    for job_id in run_batch_like_a_worker(storage, settings, batch["id"]):
+        job = check_response(client.get(f"/api/jobs/{job_id}")).get_json()
+        [result] = job["results"]
+        assert job["params"]["optimize"] is True
+        assert result["bytes_before_optimize"] >= result["bytes"] > 0
+
+
+def test_heic_and_avif_uploads_make_a_batch_whose_jobs_succeed(client, storage, settings):
+    heic = encode(gradient_image(seed=1), "HEIF", icc_profile=icc_profile())
+    pictures = [("IMG_0001.HEIC", heic), ("photo.avif", encode(gradient_image(seed=2), "AVIF"))]
+    form = {"image": [(io.BytesIO(data), name) for name, data in pictures], "k": "3"}
+    response = check_response(
+        client.post("/api/batches", data=form, content_type="multipart/form-data")
+    )
+    assert response.status_code == 202, response.get_data(as_text=True)
+    batch = response.get_json()
+    assert [item["key"].rsplit(".", 1)[1] for item in batch["items"]] == ["heic", "avif"]
+    assert [storage.get(item["key"]) for item in batch["items"]] == [d for _, d in pictures]
+    run_batch_like_a_worker(storage, settings, batch["id"])
+    report = client.get(f"/api/batches/{batch['id']}/report.json").get_json()
+    assert [(r["name"], r["k"], r["status"]) for r in report["rows"]] == [
+        ("IMG_0001.HEIC", 3, "succeeded"),
+        ("photo.avif", 3, "succeeded"),
     ]
 
 

@@ -8,13 +8,14 @@ import re
 
 import pytest
 
+from kcolors.engine.formats import INPUT_FORMATS
 from kcolors.engine.params import QuantizeParams
 from kcolors.jobs.batch import expand, load_batch
 from kcolors.jobs.broker import QUEUE, redis_for
 from kcolors.jobs.job import Job, result_key, save_job
 from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import open_storage
-from tests.images import gradient_png
+from tests.images import encode, gradient_image, gradient_png, icc_profile
 from web import create_app
 from web.auth import owner_id
 from web.pages import JOBS_PER_PAGE
@@ -58,11 +59,30 @@ def test_form_shows_the_upload_limit_presets_and_a_csrf_token(client):
     response = client.get("/")
     assert response.status_code == 200
     text = page_text(response)
-    assert "Up to 64.0 KiB and 50,000,000 pixels: PNG, JPEG, WebP, GIF, BMP, TIFF." in text
+    assert (
+        "Up to 64.0 KiB and 50,000,000 pixels: PNG, JPEG, WebP, GIF, BMP, TIFF, HEIC, AVIF." in text
+    )
     assert "2, 5, 10, 15, 24 (the article's choice)" in text
     assert "Auto: the fewest colours for a target quality" in text
     assert re.search(r'<label for="image">', response.get_data(as_text=True))
     assert csrf_token(client)
+
+
+def test_the_file_picker_offers_every_format_of_the_table(client):
+    [accept] = re.findall(r'<input[^>]* accept="([^"]+)"', client.get("/").get_data(as_text=True))
+    for row in INPUT_FORMATS.values():
+        assert {row.media_type, f".{row.extension}"} <= set(accept.split(","))
+
+
+def test_a_heic_photo_from_a_phone_is_taken_by_the_form(client, settings):
+    data = encode(gradient_image(), "HEIF", icc_profile=icc_profile())
+    response = submit(client, data=data, filename="IMG_0001.HEIC")
+    assert response.status_code == 303
+    job_id = response.headers["Location"].rsplit("/", 1)[1]
+    document = json.loads(open_storage(settings).get(f"jobs/{job_id}/job.json"))
+    assert document["input"]["format"] == "heic"
+    assert document["input"]["key"] == f"jobs/{job_id}/input.heic"
+    assert open_storage(settings).get(document["input"]["key"]) == data
 
 
 def test_valid_submission_stores_the_job_enqueues_it_and_redirects_to_its_page(
@@ -79,6 +99,15 @@ def test_valid_submission_stores_the_job_enqueues_it_and_redirects_to_its_page(
     [message] = broker.lrange(QUEUE, 0, -1)
     args, _, _ = json.loads(base64.b64decode(json.loads(message)["body"]))
     assert args == [job_id]
+
+
+def test_the_optimize_checkbox_reaches_the_job(client, settings):
+    assert 'name="optimize" type="checkbox"' in client.get("/").get_data(as_text=True)
+    response = submit(client, optimize="y")
+    job_id = response.headers["Location"].rsplit("/", 1)[1]
+    document = json.loads(open_storage(settings).get(f"jobs/{job_id}/job.json"))
+    assert document["params"]["optimize"] is True
+    assert "<dt>Optimized</dt>" in client.get(f"/jobs/{job_id}").get_data(as_text=True)
 
 
 def test_auto_mode_sends_the_target_quality_and_no_k(client, settings):
@@ -110,7 +139,7 @@ def test_non_image_upload_gets_a_plain_message(client, settings):
     response = submit(client, data=b"just some text, not a picture", filename="notes.png")
     assert response.status_code == 415
     assert (
-        "Not a recognised image; supported formats: PNG, JPEG, WebP, GIF, BMP, TIFF."
+        "Not a recognised image; supported formats: PNG, JPEG, WebP, GIF, BMP, TIFF, HEIC, AVIF."
         in page_text(response)
     )
     assert stored_jobs(settings) == []
@@ -129,6 +158,8 @@ def test_non_image_upload_gets_a_plain_message(client, settings):
          "target_psnr must be a number from 10 to 80"),
         ({"k_choice": "auto", "target_psnr": ""}, 400, "Enter a target PSNR in dB"),
         ({"space": "hsv"}, 400, "Not a valid choice"),
+        ({"format": "webp", "optimize": "y"}, 400,
+         "optimize: applies to PNG outputs only, not to format webp."),
     ],
 )  # fmt: skip
 def test_invalid_choices_are_explained_on_the_form(client, settings, fields, status, message):
@@ -325,6 +356,29 @@ def stored_job(settings, status="queued", *, ks=(2, 8), target=None, name=None, 
         job.cancel()
     save_job(open_storage(settings), job)
     return job
+
+
+@pytest.mark.parametrize(
+    ("reached", "note"),
+    [
+        (True, "The fewest colours reaching the target, 60 dB."),
+        (
+            False,
+            "Target 60 dB out of reach: no number of colours up to 256 gets there. These 256 "
+            "give 35.8 dB, the closest there is.",
+        ),
+    ],
+)
+def test_an_auto_k_output_says_whether_it_reached_its_target(client, settings, reached, note):
+    job = stored_job(settings, "running", ks=(), target=60)
+    stats = {"bytes": 100, "psnr": 35.7513, "distinct_colors": 256, "palette": [], "auto": True,
+             "target_psnr": 60.0, "target_reached": reached, "search_psnr": 35.7513}  # fmt: skip
+    job.record_result(256, stats, result_key(job.id, 256, "png"))
+    job.succeed({})
+    save_job(open_storage(settings), job)
+    html = client.get(f"/jobs/{job.id}").text
+    assert note in page_text(client.get(f"/jobs/{job.id}"))
+    assert ("256 <small>(auto, target not reached)</small>" in html) is not reached
 
 
 @pytest.mark.parametrize(

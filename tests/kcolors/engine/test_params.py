@@ -23,6 +23,8 @@ from kcolors.errors import InvalidParameter
         ({"dither": "on", "space": "LAB", "format": "webp"},
          {"dither": True, "space": "lab", "format": "webp"}),
         ({"dither": False}, {"dither": False}),
+        ({"optimize": "yes"}, {"optimize": True}),
+        ({"optimize": False, "format": "webp"}, {"optimize": False, "format": "webp"}),
     ],
 )  # fmt: skip
 def test_plain_values_from_json_forms_and_the_command_line(fields, expected):
@@ -62,6 +64,11 @@ def test_plain_values_from_json_forms_and_the_command_line(fields, expected):
         ({"format": ["png"]}, "format must be one of png, webp"),
         ({"dither": "maybe"}, "dither must be true or false"),
         ({"dither": 1}, "dither must be true or false"),
+        ({"optimize": "maybe"}, "optimize must be true or false"),
+        (
+            {"optimize": True, "format": "webp"},
+            "optimize: applies to PNG outputs only, not to format webp",
+        ),
         ({"seeed": 1}, "unknown parameter 'seeed'"),
         ({"seed": "1\x00"}, "seed must be a whole number"),
     ],
@@ -97,3 +104,4 @@ def test_a_document_stored_under_older_rules_still_loads():
     old = {"k": [], "dither": False, "space": "rgb", "target_psnr": 100, "format": "png"}
     params = QuantizeParams.from_dict(old)
     assert params.target_psnr == 100 and params.seed == 0 and params.k == ()
+    assert params.optimize is False

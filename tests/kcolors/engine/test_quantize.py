@@ -9,7 +9,16 @@ from kcolors.engine.encode import encode_truecolor_png
 from kcolors.engine.params import QuantizeParams
 from kcolors.engine.quantize import quantize_image
 from kcolors.errors import InvalidParameter, KcolorsError
-from tests.images import decode, encode, noisy_photo, three_colors, with_alpha
+from tests.images import (
+    chelsea_png,
+    decode,
+    encode,
+    icc_profile,
+    noisy_photo,
+    p3_to_srgb,
+    three_colors,
+    with_alpha,
+)
 
 
 def output_pixels(data: bytes) -> np.ndarray:
@@ -127,6 +136,32 @@ def test_webp_output():
     assert len(np.unique(output_pixels(output.data).reshape(-1, 3), axis=0)) <= 5
 
 
+@pytest.mark.parametrize(
+    ("pixels", "options"),
+    [
+        (None, {}),  # the cat: 1, 2, 4 (both 4 and 8 bits tried) and 8 bits per pixel
+        (None, {"dither": True}),
+        (with_alpha(noisy_photo()), {}),  # a palette with transparency (tRNS)
+    ],
+)
+def test_optimize_keeps_every_pixel_in_no_more_bytes(pixels, options):
+    data = chelsea_png() if pixels is None else encode(pixels)
+    ks = [2, 3, 8, 16, 64]
+    plain = quantize_image(data, QuantizeParams(k=ks, **options)).outputs
+    optimized = quantize_image(data, QuantizeParams(k=ks, optimize=True, **options)).outputs
+    for before, after in zip(plain, optimized, strict=True):
+        assert np.array_equal(output_pixels(after.data), output_pixels(before.data))
+        assert after.stats["bytes"] == len(after.data) <= len(before.data)
+        assert after.stats["bytes_before_optimize"] == len(before.data)
+        assert after.stats["timings"]["optimize"] >= 0
+        assert after.stats["psnr"] == before.stats["psnr"]
+        assert "bytes_before_optimize" not in before.stats
+        assert "optimize" not in before.stats["timings"]
+    assert sum(o.stats["bytes"] for o in optimized) < sum(o.stats["bytes"] for o in plain)
+    again = quantize_image(data, QuantizeParams(k=ks, optimize=True, **options)).outputs
+    assert [o.data for o in again] == [o.data for o in optimized]
+
+
 @pytest.mark.parametrize("ks", [[1], [257], [2.5], [True], ["²"], ","])
 def test_bad_k_is_an_invalid_parameter(ks):
     with pytest.raises(InvalidParameter) as caught:
@@ -167,3 +202,17 @@ def test_pixel_limit_from_options():
     with pytest.raises(KcolorsError) as caught:
         quantize_image(encode(three_colors()), QuantizeParams(k=[4]), max_pixels=100)
     assert caught.value.code == "image_too_large"
+
+
+def test_a_display_p3_photo_keeps_its_colours():
+    # Three flat P3 patches: each output colour is the patch's colour converted to sRGB, not the
+    # P3 numbers read as sRGB (which would shift the red and the green by 10-20 levels).
+    p3 = np.array([(200, 80, 60), (60, 170, 90), (240, 230, 120)], dtype=np.uint8)
+    pixels = np.repeat(p3, 10, axis=0).reshape(3, 10, 3).repeat(6, axis=0)
+    expected = np.array([p3_to_srgb(color) for color in p3])
+    heic = encode(pixels, "HEIF", quality=100, chroma=444, icc_profile=icc_profile())
+    for data in (encode(pixels, "PNG", icc_profile=icc_profile()), heic):
+        report = quantize_image(data, QuantizeParams(k=[3]))
+        out = output_pixels(report.outputs[0].data)
+        assert np.abs(out[::6, 0].astype(int) - expected).max() <= 3
+        assert np.abs(expected - p3).max() >= 15
