@@ -78,6 +78,13 @@ class StorageUnavailable(KcolorsError):
     http_status = 503
 
 
+class DocumentUnreadable(KcolorsError):
+    """A stored job or batch document that is not one: truncated or damaged in storage."""
+
+    code = "document_unreadable"
+    http_status = 500
+
+
 class BrokerUnavailable(KcolorsError):
     code = "broker_unavailable"
     http_status = 503

@@ -11,7 +11,7 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from kcolors import defaults
-from kcolors.errors import JobNotFound, StorageUnavailable
+from kcolors.errors import DocumentUnreadable, JobNotFound, StorageUnavailable
 from kcolors.jobs.broker import PROCESS_JOB_TASK, RECORD_FAILURE_TASK, redis_for
 from kcolors.jobs.cancel import cancel_requested
 from kcolors.jobs.events import after_save
@@ -103,6 +103,11 @@ def process_job(self: JobTask, job_id: str) -> str | None:
         ).status.value
     except JobNotFound:
         log.warning("job %s has no document; dropped", job_id)
+        return None
+    except DocumentUnreadable as exc:
+        # Nothing to record a failure in: storage damaged the document (S3 never stores half an
+        # object; some stand-ins do). Dropped, and said loudly; the sweep skips it too.
+        log.error("%s; dropped", exc.message)
         return None
     except SoftTimeLimitExceeded:
         limit = worker_settings().soft_time_limit

@@ -17,6 +17,7 @@ import redis
 from kcolors.engine.params import QuantizeParams
 from kcolors.errors import (
     BatchNotFound,
+    DocumentUnreadable,
     JobNotFound,
     KcolorsError,
     ObjectNotFound,
@@ -114,9 +115,14 @@ def load_batch(storage: Storage, batch_id: str) -> Batch:
     """Read a batch document, or raise `BatchNotFound`."""
     try:
         parse_job_id(batch_id)  # batch ids are made as job ids are
-        return Batch.from_dict(json.loads(storage.get(batch_key(batch_id))))
+        data = storage.get(batch_key(batch_id))
     except (ObjectNotFound, JobNotFound):
         raise BatchNotFound(f"no batch {batch_id!r}") from None
+    try:
+        return Batch.from_dict(json.loads(data))
+    except (ValueError, KeyError, TypeError) as exc:
+        message = f"batch {batch_id}: its stored document is unreadable ({exc})"
+        raise DocumentUnreadable(message) from exc
 
 
 def expand(storage: Storage, notices: redis.Redis, batch: Batch, settings: Settings) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 from ulid import ULID
 
 from kcolors.engine.params import QuantizeParams
-from kcolors.errors import InvalidTransition, JobNotFound, ObjectNotFound
+from kcolors.errors import DocumentUnreadable, InvalidTransition, JobNotFound, ObjectNotFound
 from kcolors.jobs.storage import Storage
 
 JOBS_PREFIX = "jobs/"
@@ -265,7 +265,12 @@ def load_job(storage: Storage, job_id: str) -> Job:
         data = storage.get(job_key(parse_job_id(job_id)))
     except ObjectNotFound:
         raise JobNotFound(f"no job {job_id!r}") from None
-    return Job.from_dict(json.loads(data))
+    try:
+        return Job.from_dict(json.loads(data))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DocumentUnreadable(
+            f"job {job_id}: its stored document is unreadable ({exc})"
+        ) from exc
 
 
 def list_jobs(storage: Storage, limit: int, owner: str | None = None) -> list[Job]:

@@ -21,7 +21,7 @@ import redis
 from ulid import ULID
 
 from kcolors import defaults
-from kcolors.errors import BatchNotFound, JobNotFound
+from kcolors.errors import BatchNotFound, DocumentUnreadable, JobNotFound
 from kcolors.jobs.batch import BATCHES_PREFIX, Batch, load_batch
 from kcolors.jobs.job import JOBS_PREFIX, Job, load_job
 from kcolors.jobs.storage import Storage
@@ -109,6 +109,9 @@ def unfinished_jobs(
             job = load_job(storage, job_id)
         except JobNotFound:  # deleted since the listing
             continue
+        except DocumentUnreadable as exc:  # one damaged document must not stop the sweep
+            log.warning("%s; skipped", exc.message)
+            continue
         if not job.status.is_finished and _age_seconds(job.created_at, now) >= min_age_seconds:
             jobs.append(job)
     return jobs
@@ -123,6 +126,9 @@ def unexpanded_batches(
         try:
             batch = load_batch(storage, batch_id)
         except BatchNotFound:
+            continue
+        except DocumentUnreadable as exc:
+            log.warning("%s; skipped", exc.message)
             continue
         if batch.expanded_at is None and _age_seconds(batch.created_at, now) >= min_age_seconds:
             batches.append(batch)

@@ -2,12 +2,14 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import redis
 from ulid import ULID
 
 from kcolors.engine.params import QuantizeParams
+from kcolors.errors import DocumentUnreadable
 from kcolors.jobs.broker import EXPAND_BATCH_TASK, PROCESS_JOB_TASK, QUEUE, RECORD_FAILURE_TASK
-from kcolors.jobs.job import Job, save_job
+from kcolors.jobs.job import Job, job_key, load_job, save_job
 from kcolors.jobs.reconcile import reconcile
 from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import LocalStorage
@@ -70,3 +72,26 @@ def test_created_after_leaves_older_jobs_unread(tmp_path, valkey_server):
         created_after=datetime.now(UTC) - timedelta(days=1),
     )
     assert report.checked == 1 and enqueued == [recent.id]
+
+
+def test_a_damaged_document_is_skipped_and_the_others_still_requeued(tmp_path, valkey_server):
+    broker = redis.Redis.from_url(valkey_server.connection_url)
+    broker.flushall()
+    storage = LocalStorage(tmp_path)
+    damaged, lost = running_job(storage), running_job(storage)
+    # What an S3 stand-in left of a PUT cut off by a killed worker: half a document.
+    body = storage.get(job_key(damaged.id))
+    storage.put(job_key(damaged.id), body[: len(body) // 2], "application/json")
+    with pytest.raises(DocumentUnreadable, match=damaged.id):
+        load_job(storage, damaged.id)
+    enqueued = []
+    report = reconcile(
+        storage,
+        broker,
+        lambda task, item_id: enqueued.append(item_id),
+        queue=QUEUE,
+        job_task=PROCESS_JOB_TASK,
+        batch_task=EXPAND_BATCH_TASK,
+        min_age_seconds=0,
+    )
+    assert enqueued == [lost.id] and report.requeued == [lost.id]
