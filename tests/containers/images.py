@@ -28,13 +28,14 @@ WHEELHOUSE = REPO / "build" / "wheelhouse"
 DEBIAN = "localhost/kcolors-debian:bookworm"
 PYTHON = "localhost/kcolors-python:3.11"
 KCOLORS = "localhost/kcolors:latest"
-# image -> (Containerfile, build context)
+# image -> its Containerfile in tests/containers/images (also the build context)
 SERVICES = {
-    PYTHON: ("python.Containerfile", HERE / "images"),
-    "localhost/kcolors-redis:bookworm": ("redis.Containerfile", HERE / "images"),
-    "localhost/kcolors-nginx:bookworm": ("nginx.Containerfile", HERE / "images"),
-    "localhost/kcolors-s3:bookworm": ("s3.Containerfile", REPO / "tests" / "s3rver"),
+    PYTHON: "python.Containerfile",
+    "localhost/kcolors-redis:bookworm": "redis.Containerfile",
+    "localhost/kcolors-nginx:bookworm": "nginx.Containerfile",
+    "localhost/kcolors-s3:bookworm": "s3.Containerfile",
 }
+S3RVER = REPO / "tests" / "s3rver"  # the build context `s3rver` of s3.Containerfile
 
 
 def podman_env() -> dict[str, str]:
@@ -58,7 +59,7 @@ def why_containers_cannot_run() -> str | None:
     for tool in ("podman", "mmdebstrap"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (`make setup` installs it on Debian)"
-    if not (REPO / "tests" / "s3rver" / "node_modules").is_dir():
+    if not (S3RVER / "node_modules").is_dir():
         return "s3rver is not installed (`make setup` installs it)"
     if not image_exists(DEBIAN):
         make_debian_base()
@@ -116,9 +117,9 @@ def download_wheelhouse() -> None:
     )  # fmt: skip
 
 
-def build_service_image(image: str, containerfile: str, context: Path) -> None:
+def build_service_image(image: str, containerfile: str) -> None:
     podman("build", "--format", "docker", "-f", str(HERE / "images" / containerfile),
-           "-t", image, str(context))  # fmt: skip
+           "--build-context", f"s3rver={S3RVER}", "-t", image, str(HERE / "images"))  # fmt: skip
 
 
 def build_kcolors_image() -> None:
@@ -143,8 +144,8 @@ def build_all(log=print) -> dict[str, float]:
 
     if not image_exists(DEBIAN):
         step("debian base (mmdebstrap)", make_debian_base)
-    for image, (containerfile, context) in SERVICES.items():
-        step(image, functools.partial(build_service_image, image, containerfile, context))
+    for image, containerfile in SERVICES.items():
+        step(image, functools.partial(build_service_image, image, containerfile))
     step("wheelhouse", download_wheelhouse)
     step(KCOLORS, build_kcolors_image)
     return seconds

@@ -11,6 +11,7 @@ for, doing by hand what `depends_on` promises:
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -23,6 +24,14 @@ from tests.containers.images import REPO, podman, podman_env
 # From the same environment as pytest (`make setup` installs it with the dev dependencies).
 PODMAN_COMPOSE = str(Path(sys.executable).parent / "podman-compose")
 OVERRIDE = Path(__file__).resolve().parent / "compose.override.yml"
+
+
+def go_duration_seconds(text: str) -> float:
+    """Seconds in a Go duration as podman prints it: "1m2.5s", "314.37ms", "870µs"."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    parts = re.findall(r"([\d.]+)(h|ms|m|s|us|µs|ns)", text)
+    assert parts, text
+    return sum(float(number) * units[unit] for number, unit in parts)
 
 
 class ComposeStack:
@@ -93,6 +102,12 @@ class ComposeStack:
         response = requests.get(self.url + path, timeout=10)
         assert response.status_code == 200, (response.status_code, response.url, response.text)
         return response.content
+
+    def cpu_seconds(self, service: str) -> float:
+        """CPU time used so far by the service's running containers, together (cgroup counts)."""
+        names = self.containers(service, all=False)
+        stats = json.loads(podman("stats", "--no-stream", "--format", "json", *names).stdout)
+        return sum(go_duration_seconds(entry["cpu_time"]) for entry in stats)
 
     def logs(self, container: str) -> str:
         result = podman("logs", container, check=False)
