@@ -21,6 +21,25 @@ OUTPUT_FORMATS = {"png": ("image/png", "png"), "webp": ("image/webp", "webp")}
 # keeps the encoding near a tenth of a pngquant run.
 _PNG_LEVELS = ((500_000, 6), (4_000_000, 5))  # (up to this many pixels, level)
 _LARGEST_IMAGE_LEVEL = 4
+# Dithered palette PNGs are written by the engine itself with unfiltered rows (filter byte 0), as
+# pngquant writes them: Pillow filters packed (1-4 bit) palette rows (sub, up, Paeth), which turns
+# dither dots into more symbols. Measured on the benchmark's dithered photos (docs/ENGINE.md,
+# "Encoding"): at the same level, unfiltered rows were 1-11 % smaller than Pillow's at k <= 16 and
+# 0-1 % at 8 bits (which Pillow leaves unfiltered; zlib's default memory level, 8, beat its 9),
+# and without Pillow's per-row trial of filters one level higher took about Pillow's time. Levels
+# by size class and bit depth, the lowest that kept every benchmark photo under pngquant's bytes
+# where any level did: below 0.5 MP, 8 for packed rows (0.3 MP at k = 2: level 7 even with
+# pngquant, 8 1.5 % under, 6 ms) and 6 for 8-bit ones (8: 0-0.7 % smaller for 2-3 times the
+# time); to 4 MP 6 (5 left 1 MP at k = 32 0.4 % over pngquant; 7-9 saved 0-2 % more for 1.2-9
+# times the time); above, 5 for packed rows (4 left 12 MP at k = 8 1.1 % over) and 4 for 8-bit
+# ones (0.90-0.998 of pngquant's bytes; 5 saved 0.4-2.5 % for 1.2-2 times the time).
+_DITHERED_PNG_LEVELS = ((500_000, 8, 6), (4_000_000, 6, 6))  # (pixels, packed, 8-bit rows)
+_LARGEST_DITHERED_IMAGE_LEVELS = (5, 4)  # (packed, 8-bit rows)
+# Undithered packed rows, unfiltered, were 0.3-6.6 % smaller than Pillow's filtered ones on the 0.1
+# and 0.3 MP photos but up to 9 % larger on some from 1 MP up (k = 2-16), so below this many
+# pixels both are written (the second costs 1-8 ms) and the smaller kept; above, Pillow's.
+_MOST_PIXELS_TRYING_BOTH = 500_000
+_ZLIB_MEMORY_LEVEL = 8
 # The truecolour comparison is one fixed, cheap encoding: unfiltered rows at zlib level 1, a pass
 # over three or four bytes per pixel for every output (level 3 was 5-20 % smaller and 15-35 %
 # slower: 0.33 s against 0.28 s on 12 MP). Pillow's default settings (filtered, level 6) give
@@ -58,30 +77,85 @@ def palette_image(indices: np.ndarray, palette: np.ndarray) -> Image.Image:
     return image
 
 
-def png_compress_level(pixels: int) -> int:
-    """The zlib level used for a palette PNG of this many pixels."""
+def png_compress_level(pixels: int, dithered: bool = False, bit_depth: int = 8) -> int:
+    """The zlib level used for a palette PNG of this many pixels (and bits per pixel, if
+    `dithered`)."""
+    if dithered:
+        for most_pixels, packed, eight_bit in _DITHERED_PNG_LEVELS:
+            if pixels <= most_pixels:
+                return packed if bit_depth < 8 else eight_bit
+        packed, eight_bit = _LARGEST_DITHERED_IMAGE_LEVELS
+        return packed if bit_depth < 8 else eight_bit
     for most_pixels, level in _PNG_LEVELS:
         if pixels <= most_pixels:
             return level
     return _LARGEST_IMAGE_LEVEL
 
 
-def encode_indexed(indices: np.ndarray, palette: np.ndarray, output_format: str = "png") -> bytes:
-    """Encode a palette image: PNG with 1, 2, 4 or 8 bits per pixel, or lossless WebP."""
-    image = palette_image(indices, palette)
-    buffer = io.BytesIO()
+def png_bit_depth(colors: int) -> int:
+    """The smallest PNG palette bit depth holding this many colours: 1, 2, 4 or 8."""
+    return next(bits for bits in (1, 2, 4, 8) if colors <= 1 << bits)
+
+
+def encode_indexed(
+    indices: np.ndarray, palette: np.ndarray, output_format: str = "png", *, dithered: bool = False
+) -> bytes:
+    """Encode a palette image: PNG with 1, 2, 4 or 8 bits per pixel, or lossless WebP.
+
+    A `dithered` picture's PNG has unfiltered rows, at its own zlib levels; otherwise Pillow's
+    PNG (filtered rows below 8 bits), or below `_MOST_PIXELS_TRYING_BOTH` pixels the smaller of
+    it and the unfiltered one."""
     if output_format == "png":
+        level = png_compress_level(indices.size, dithered, png_bit_depth(len(palette)))
+        if dithered:
+            return unfiltered_png(indices, palette, level)
         # Pillow picks the bit depth from the palette length, so a k-entry palette gives the
         # smallest depth that holds k colours; an RGBA palette is written as a tRNS chunk.
-        image.save(
-            buffer, "PNG", compress_level=png_compress_level(indices.size), pnginfo=_SRGB_PNG_CHUNK
+        buffer = io.BytesIO()
+        palette_image(indices, palette).save(
+            buffer, "PNG", compress_level=level, pnginfo=_SRGB_PNG_CHUNK
         )
-    elif output_format == "webp":
+        data = buffer.getvalue()
+        if indices.size <= _MOST_PIXELS_TRYING_BOTH and png_bit_depth(len(palette)) < 8:
+            data = min(data, unfiltered_png(indices, palette, level), key=len)  # tie: Pillow's
+        return data
+    if output_format == "webp":
+        image = palette_image(indices, palette)
         mode = "RGBA" if palette.shape[1] == 4 else "RGB"
+        buffer = io.BytesIO()
         image.convert(mode).save(buffer, "WEBP", lossless=True, quality=100, method=4)
-    else:
-        raise ValueError(f"unknown output format {output_format!r}")
-    return buffer.getvalue()
+        return buffer.getvalue()
+    raise ValueError(f"unknown output format {output_format!r}")
+
+
+def unfiltered_png(indices: np.ndarray, palette: np.ndarray, level: int) -> bytes:
+    """The palette PNG of (h, w) uint8 `indices` and a (k, 3|4) uint8 palette at the smallest bit
+    depth, every row unfiltered (filter byte 0) and deflated by zlib at `level` in one IDAT, with
+    the chunks Pillow writes: IHDR, sRGB, PLTE, tRNS (if any entry is not opaque), IDAT, IEND."""
+    height, width = indices.shape
+    bits = png_bit_depth(len(palette))
+    image = palette_image(indices, palette)
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 15, _ZLIB_MEMORY_LEVEL)
+    parts = []
+    band = max(1, (1 << 20) // max(1, width))  # about a megapixel of rows at a time
+    for top in range(0, height, band):
+        rows_in_band = min(band, height - top)
+        piece = image.crop((0, top, width, top + rows_in_band))
+        packed = np.frombuffer(piece.tobytes("raw", "P" if bits == 8 else f"P;{bits}"), np.uint8)
+        rows = np.zeros((rows_in_band, packed.size // rows_in_band + 1), dtype=np.uint8)
+        rows[:, 1:] = packed.reshape(rows_in_band, -1)  # column 0: filter type 0, none
+        parts.append(compressor.compress(rows.data))
+    parts.append(compressor.flush())
+    header = struct.pack(">IIBBBBB", width, height, bits, 3, 0, 0, 0)  # colour type 3: palette
+    chunks = [_chunk(b"IHDR", header), _chunk(b"sRGB", b"\x00")]  # perceptual, as _SRGB_PNG_CHUNK
+    chunks.append(_chunk(b"PLTE", np.ascontiguousarray(palette[:, :3]).tobytes()))
+    if palette.shape[1] == 4:
+        alpha = palette[:, 3]
+        not_opaque = np.flatnonzero(alpha != 255)
+        if not_opaque.size:  # tRNS up to the last entry that is not opaque
+            chunks.append(_chunk(b"tRNS", alpha[: not_opaque[-1] + 1].tobytes()))
+    chunks += [_chunk(b"IDAT", b"".join(parts)), _chunk(b"IEND", b"")]
+    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
 
 
 def optimize_png(data: bytes, indices: np.ndarray, palette: np.ndarray) -> bytes:

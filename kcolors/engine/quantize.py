@@ -102,7 +102,7 @@ def quantize_for_k(
     if not params.dither:
         indices = histogram.spread(labels.astype(np.uint8))
     remapped = time.perf_counter()
-    data = encode_indexed(indices, palette, params.format)
+    data = encode_indexed(indices, palette, params.format, dithered=params.dither)
     encoded = time.perf_counter()
     plain_bytes = len(data)
     if params.optimize:

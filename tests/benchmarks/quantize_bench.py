@@ -310,7 +310,7 @@ def pillow_floyd_steinberg(pixels: np.ndarray, k: int) -> tuple[np.ndarray, byte
     indices = np.asarray(
         Image.fromarray(pixels).quantize(palette=palette_image, dither=Image.Dither.FLOYDSTEINBERG)
     )
-    return palette[indices], encode_indexed(indices, palette)
+    return palette[indices], encode_indexed(indices, palette, dithered=True)
 
 
 def dither_case(size: str, png: Path, pixels: np.ndarray, k: int, work: Path,

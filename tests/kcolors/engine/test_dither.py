@@ -76,7 +76,7 @@ def test_dithered_photo_beats_pillows_floyd_steinberg_on_psnr_and_bytes(k):
     reference = pillow_floyd_steinberg(pixels, palette)
     output = quantize_image(data, QuantizeParams(k=[k], dither=True)).outputs[0]
     assert psnr(output_pixels(output.data), pixels) > psnr(palette[reference], pixels) + 0.1
-    assert len(output.data) < len(encode_indexed(reference, palette))
+    assert len(output.data) < len(encode_indexed(reference, palette, dithered=True))
 
 
 def test_edges_and_noise_get_less_dithering_than_flat_runs():

@@ -1,13 +1,22 @@
+import io
+import zlib
+
 import numpy as np
 import pytest
+from PIL import PngImagePlugin
 
 from kcolors.engine.encode import (
     eight_bit_png,
     encode_indexed,
     encode_truecolor_png,
     optimize_png,
+    palette_image,
+    png_compress_level,
+    unfiltered_png,
 )
-from tests.images import decode
+from kcolors.engine.params import QuantizeParams
+from kcolors.engine.quantize import quantize_image
+from tests.images import chelsea_png, decode
 
 
 def png_bit_depth(data: bytes) -> int:
@@ -93,3 +102,108 @@ def test_optimized_png_has_the_same_pixels_and_chunks_in_no_more_bytes(k, channe
         assert np.array_equal(np.asarray(decode(data).convert(mode)), palette[indices])
         assert png_chunk_types(data).count(b"sRGB") == 1 and decode(data).info["srgb"] == 0
     assert len(candidates["optimized"]) <= min(len(png), *map(len, candidates.values()))
+
+
+def png_row_filters(data: bytes, bits: int) -> set[int]:
+    """The filter types of a non-interlaced palette PNG's rows."""
+    position, idat = 8, b""
+    while position < len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        if data[position + 4 : position + 8] == b"IDAT":
+            idat += data[position + 8 : position + 8 + length]
+        position += 12 + length
+    width = int.from_bytes(data[16:20], "big")
+    rows = np.frombuffer(zlib.decompress(idat), np.uint8)
+    return set(rows.reshape(-1, (width * bits + 7) // 8 + 1)[:, 0].tolist())
+
+
+@pytest.mark.parametrize(
+    ("k", "channels", "width", "bits"),
+    [(2, 3, 13, 1), (3, 4, 7, 2), (4, 3, 10, 2), (9, 3, 5, 4), (16, 4, 31, 4), (17, 3, 9, 8),
+     (256, 4, 33, 8)],
+)  # fmt: skip
+def test_unfiltered_png_decodes_to_the_same_pixels(k, channels, width, bits):
+    rng = np.random.default_rng(k)
+    palette = rng.integers(0, 256, (k, channels), dtype=np.uint8)
+    indices = rng.integers(0, k, (11, width), dtype=np.uint8)
+    indices.flat[:k] = np.arange(k)  # every entry used
+    data = unfiltered_png(indices, palette, 6)
+    assert png_bit_depth(data) == bits and png_row_filters(data, bits) == {0}
+    types = png_chunk_types(data)
+    assert types[:3] == [b"IHDR", b"sRGB", b"PLTE"] and types[-2:] == [b"IDAT", b"IEND"]
+    image = decode(data)
+    assert image.mode == "P" and image.info["srgb"] == 0
+    mode = "RGBA" if channels == 4 else "RGB"
+    assert np.array_equal(np.asarray(image), indices)
+    assert np.array_equal(np.asarray(image.convert(mode)), palette[indices])
+
+
+def test_unfiltered_png_writes_transparency_only_up_to_the_last_see_through_entry():
+    palette = np.array([[1, 2, 3, 255], [4, 5, 6, 0], [7, 8, 9, 255]], dtype=np.uint8)
+    indices = np.array([[0, 1, 2, 1]], dtype=np.uint8)
+    data = unfiltered_png(indices, palette, 6)
+    assert png_chunk_types(data) == [b"IHDR", b"sRGB", b"PLTE", b"tRNS", b"IDAT", b"IEND"]
+    assert data[data.index(b"tRNS") - 4 : data.index(b"tRNS") + 6] == b"\0\0\0\x02tRNS\xff\0"
+    assert np.array_equal(np.asarray(decode(data).convert("RGBA")), palette[indices])
+    opaque = palette.copy()
+    opaque[1, 3] = 255
+    assert b"tRNS" not in png_chunk_types(unfiltered_png(indices, opaque, 6))
+
+
+def test_unfiltered_png_deflates_bands_of_rows_into_one_stream():
+    width = (1 << 19) + 3  # two rows fill a band: three bands
+    rng = np.random.default_rng(3)
+    palette = rng.integers(0, 256, (5, 3), dtype=np.uint8)
+    indices = rng.integers(0, 5, (3, width), dtype=np.uint8)
+    data = unfiltered_png(indices, palette, 1)
+    assert png_chunk_types(data).count(b"IDAT") == 1
+    assert np.array_equal(np.asarray(decode(data)), indices)
+
+
+def pillow_png(indices: np.ndarray, palette: np.ndarray, level: int) -> bytes:
+    """The palette PNG as Pillow writes it by default (row filters chosen per row), with the
+    engine's sRGB chunk."""
+    srgb = PngImagePlugin.PngInfo()
+    srgb.add(b"sRGB", b"\x00")
+    buffer = io.BytesIO()
+    palette_image(indices, palette).save(buffer, "PNG", compress_level=level, pnginfo=srgb)
+    return buffer.getvalue()
+
+
+def output_indices(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The indices and (k, 3) palette of an opaque palette PNG."""
+    image = decode(data)
+    palette = np.array(image.getpalette(), dtype=np.uint8).reshape(-1, 3)
+    return np.asarray(image), palette
+
+
+@pytest.mark.parametrize("k", [2, 8, 16, 64])
+def test_dithered_photo_is_unfiltered_and_no_larger_than_with_pillows_filters(k):
+    data = chelsea_png(2)
+    output = quantize_image(data, QuantizeParams(k=[k], dither=True)).outputs[0]
+    indices, palette = output_indices(output.data)
+    palette = palette[: int(indices.max()) + 1]
+    bits = png_bit_depth(output.data)
+    assert png_row_filters(output.data, bits) == {0}
+    assert output.data == encode_indexed(indices, palette, dithered=True)  # the same pixels
+    for level in {png_compress_level(indices.size), png_compress_level(indices.size, True, bits)}:
+        pillow = pillow_png(indices, palette, level)
+        assert np.array_equal(np.asarray(decode(pillow)), indices)
+        assert len(output.data) <= len(pillow)
+    if k <= 16:  # packed rows, which Pillow filters: the dots cost it 3-7 % even at level 9
+        assert len(output.data) < 0.98 * len(pillow_png(indices, palette, 9))
+
+
+@pytest.mark.parametrize("k", [2, 8, 16, 64])
+def test_small_undithered_png_is_the_smaller_of_pillows_and_unfiltered(k):
+    data = chelsea_png()  # 0.14 MP: both are tried
+    output = quantize_image(data, QuantizeParams(k=[k])).outputs[0]
+    indices, palette = output_indices(output.data)
+    palette = palette[: int(indices.max()) + 1]
+    level = png_compress_level(indices.size)
+    pillow = pillow_png(indices, palette, level)
+    if k <= 16:  # the cat's flat fur: unfiltered rows are 1-4 % smaller here
+        assert output.data == unfiltered_png(indices, palette, level)
+        assert len(output.data) < len(pillow)
+    else:  # 8-bit rows, which Pillow does not filter: Pillow's PNG as before
+        assert output.data == pillow
