@@ -66,6 +66,7 @@ class ComposeStack:
         self.wait_healthy("web")
         self.compose("up", "-d", "--no-deps", "--scale", f"worker={workers}", "worker", "proxy")
         self.wait_ready()
+        self.wait_workers_ready()
 
     def scale_workers(self, workers: int) -> None:
         """`docker compose up -d --scale worker=N`. podman-compose adds the missing containers
@@ -75,6 +76,15 @@ class ComposeStack:
         if extra:
             podman("rm", "--force", "--time", "60", *extra, timeout=300)
         self.compose("up", "-d", "--no-deps", "--scale", f"worker={workers}", "worker")
+        self.wait_workers_ready()
+
+    def wait_workers_ready(self, timeout: float = 120) -> None:
+        """Wait until every running worker has said it is ready (connected, consuming)."""
+        deadline = time.monotonic() + timeout
+        for container in self.containers("worker", all=False):
+            while " ready." not in self.logs(container):
+                assert time.monotonic() < deadline, self.logs(container)[-3000:]
+                time.sleep(0.5)
 
     def down(self, volumes: bool = False) -> None:
         """`docker compose down`. podman-compose's own knows only the first container of a
