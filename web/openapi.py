@@ -306,6 +306,11 @@ def request_fields(settings: Settings) -> dict[str, Any]:
     for schema in properties.values():
         schema.pop("title", None)
     properties["k"]["maxItems"] = settings.max_k_values
+    for schema in properties.values():
+        # A choice sent empty (a form's blank option) means its default: QuantizeParams.parse.
+        if "enum" in schema and "" not in schema["enum"]:
+            schema["enum"] = [*schema["enum"], ""]
+            schema["description"] = f"{schema.get('description', '')} (empty: the default)"
     return properties
 
 

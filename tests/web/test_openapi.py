@@ -8,6 +8,7 @@ import pytest
 from kcolors import defaults
 from kcolors.engine.params import QuantizeParams
 from kcolors.jobs.settings import Settings
+from tests.fixtures.openapi import check_response
 from tests.images import gradient_png
 from web.openapi import openapi_document
 
@@ -35,9 +36,11 @@ def test_request_bodies_state_every_field_with_the_models_rules(settings, path, 
         assert set(properties) == {*model, "image" if "multipart" in media_type else source}
         for name, schema in model.items():
             stated = properties[name]
-            assert {key: stated[key] for key in schema if key != "title"} == {
-                key: value for key, value in schema.items() if key != "title"
-            }, name
+            expected = {key: value for key, value in schema.items() if key != "title"}
+            if "enum" in expected:  # a choice sent empty means its default, and is stated so
+                expected["enum"] = [*expected["enum"], ""]
+                expected["description"] += " (empty: the default)"
+            assert {key: stated[key] for key in expected} == expected, name
         assert properties["k"]["maxItems"] == 7
     json_body = content["application/json"]["schema"]
     assert json_body["additionalProperties"] is False and json_body["required"] == [source]
@@ -80,3 +83,12 @@ def test_the_api_accepts_the_stated_bounds_and_refuses_just_beyond(client, name,
         response = post(outside)
         assert response.status_code == 422, (name, outside)
         assert name in response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("field", ["format", "space"])
+def test_an_empty_choice_is_the_default_as_the_document_says(client, field):
+    """Found by schemathesis: `format=""` was accepted but not stated in the document."""
+    data = {"image": (io.BytesIO(gradient_png()), "cat.png"), "k": "2", field: ""}
+    response = check_response(client.post("/api/jobs", data=data))
+    assert response.status_code == 202
+    assert response.get_json()["params"][field] == QuantizeParams.model_fields[field].default
