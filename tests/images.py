@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 
 import numpy as np
 from PIL import Image
@@ -192,3 +194,31 @@ def icc_profile(
 def _xyz_tag(xyz) -> bytes:
     """An ICC XYZType tag holding one s15Fixed16 XYZ triple."""
     return b"XYZ \0\0\0\0" + struct.pack(">3i", *(round(float(v) * 65536) for v in xyz))
+
+
+def output_pixels(data: bytes) -> np.ndarray:
+    """An output's pixels as RGB, or RGBA when it has transparency."""
+    image = decode(data)
+    has_alpha = "transparency" in image.info or image.mode in ("RGBA", "LA")
+    return np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB between two uint8 pictures of the same shape."""
+    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
+    return float(10 * np.log10(255**2 / mse))
+
+
+def output_digests_in_another_process(data: bytes, params_code: str) -> list[str]:
+    """SHA-256 of each output `quantize_image(data, <params_code>)` makes in a fresh Python."""
+    code = (
+        "import sys, hashlib; from kcolors.engine.params import QuantizeParams; "
+        "from kcolors.engine.quantize import quantize_image; "
+        f"params = {params_code}; "
+        "print(' '.join(hashlib.sha256(o.data).hexdigest() "
+        "for o in quantize_image(sys.stdin.buffer.read(), params).outputs))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], input=data, capture_output=True, check=True
+    )
+    return result.stdout.decode().split()

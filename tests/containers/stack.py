@@ -81,7 +81,7 @@ class ComposeStack:
     def wait_workers_ready(self, timeout: float = 120) -> None:
         """Wait until every running worker has said it is ready (connected, consuming)."""
         deadline = time.monotonic() + timeout
-        for container in self.containers("worker", all=False):
+        for container in self.containers("worker", include_stopped=False):
             while " ready." not in self.logs(container):
                 assert time.monotonic() < deadline, self.logs(container)[-3000:]
                 time.sleep(0.5)
@@ -98,10 +98,10 @@ class ComposeStack:
             podman("volume", "prune", "--force", "--filter", label)
             podman("network", "prune", "--force", "--filter", label)
 
-    def containers(self, service: str, all: bool = True) -> list[str]:
-        """Names of the service's containers (stopped ones too unless `all` is false)."""
+    def containers(self, service: str, include_stopped: bool = True) -> list[str]:
+        """Names of the service's containers, stopped ones too unless told otherwise."""
         result = podman(
-            "ps", *(["-a"] if all else []), "--format", "json",
+            "ps", *(["-a"] if include_stopped else []), "--format", "json",
             "--filter", f"label=com.docker.compose.project={self.project}",
             "--filter", f"label=com.docker.compose.service={service}",
         )  # fmt: skip
@@ -115,7 +115,7 @@ class ComposeStack:
 
     def cpu_seconds(self, service: str) -> float:
         """CPU time used so far by the service's running containers, together (cgroup counts)."""
-        names = self.containers(service, all=False)
+        names = self.containers(service, include_stopped=False)
         stats = json.loads(podman("stats", "--no-stream", "--format", "json", *names).stdout)
         return sum(go_duration_seconds(entry["cpu_time"]) for entry in stats)
 
@@ -126,7 +126,7 @@ class ComposeStack:
     def wait_healthy(self, service: str, timeout: float = 120) -> None:
         """Run the service's health check (the image's HEALTHCHECK) until it passes."""
         deadline = time.monotonic() + timeout
-        for container in self.containers(service, all=False):
+        for container in self.containers(service, include_stopped=False):
             while podman("healthcheck", "run", container, check=False).returncode != 0:
                 assert time.monotonic() < deadline, self.logs(container)[-3000:]
                 time.sleep(1)

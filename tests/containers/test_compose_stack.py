@@ -12,13 +12,13 @@ import itertools
 import json
 import re
 import secrets
-import socket
 import time
 from datetime import UTC, datetime
 
 import pytest
 import requests
 
+from cli.up import free_port
 from kcolors.jobs.broker import QUEUE
 from tests.containers.images import KCOLORS, image_size, podman
 from tests.containers.stack import ComposeStack
@@ -38,23 +38,18 @@ def submit_new(stack: ComposeStack, data: bytes, k: str) -> str:
     return submit_image(stack.url, data, k=k, seed=str(next(_seeds)))["id"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def stack(container_images):
-    s3_port = free_port()
+    s3_port = free_port("127.0.0.1")
     stack = ComposeStack(
         f"kcolors-test-{secrets.token_hex(3)}",
-        free_port(),
+        free_port("127.0.0.1"),
         {
             # Presigned result URLs, signed for the S3 port published on loopback.
             "MINIO_PUBLISH_ADDRESS": f"127.0.0.1:{s3_port}",
             "KCOLORS_S3_PUBLIC_URL": f"http://127.0.0.1:{s3_port}",
-            "MINIO_CONSOLE_PORT": str(free_port()),  # s3rver has no console: nothing answers
+            # s3rver has no console: nothing answers on this port.
+            "MINIO_CONSOLE_PORT": str(free_port("127.0.0.1")),
             "KCOLORS_SECRET_KEY": secrets.token_hex(32),
             # s3rver's one account, in the variables docker-compose.yml gives MinIO and kcolors.
             "MINIO_ROOT_USER": "S3RVER",
@@ -113,13 +108,13 @@ def test_the_image_is_small_runs_as_non_root_and_checks_its_health(stack, report
     result = podman("run", "--rm", KCOLORS, "python", "-c", probe)
     assert result.stdout.strip() == "[]"
     assert podman("run", "--rm", KCOLORS, "sh", "-c", "command -v gcc cc", check=False).returncode
-    [web] = stack.containers("web", all=False)
+    [web] = stack.containers("web", include_stopped=False)
     assert podman("healthcheck", "run", web, check=False).returncode == 0
     report["image_mb"] = round(image_size(KCOLORS) / 1e6)
 
 
 def test_thirty_jobs_all_succeed_and_each_of_three_workers_ran_some(stack, report):
-    assert len(stack.containers("worker", all=False)) == 3
+    assert len(stack.containers("worker", include_stopped=False)) == 3
     started = time.monotonic()
     ids = [
         submit_image(stack.url, gradient_png(320, 240, seed=i), k="2,8,16")["id"] for i in range(30)
@@ -141,7 +136,7 @@ def burst(stack: ComposeStack, jobs: int) -> dict:
     """Queue `jobs` jobs while the workers are paused, then let them go: from then to the last
     finish (stored in the documents) is the workers' time alone, not the submissions'."""
     photo = slow_png(600)
-    workers = stack.containers("worker", all=False)
+    workers = stack.containers("worker", include_stopped=False)
     cpu_before = stack.cpu_seconds("worker")  # a paused container's count reads wrong
     try:
         podman("pause", *workers)
@@ -169,7 +164,7 @@ def test_scaling_workers_from_one_to_four_under_a_burst(stack, report):
     report["scale"] = {}
     for workers in (1, 2, 4):
         stack.scale_workers(workers)
-        assert len(stack.containers("worker", all=False)) == workers
+        assert len(stack.containers("worker", include_stopped=False)) == workers
         report["scale"][f"{workers} workers"] = burst(stack, 16)
     assert report["scale"]["4 workers"]["workers_that_ran_some"] == 4, report["scale"]
 
@@ -177,7 +172,7 @@ def test_scaling_workers_from_one_to_four_under_a_burst(stack, report):
 def test_a_worker_container_killed_mid_job_leaves_the_job_to_another(stack, report):
     job_id = submit_new(stack, slow_png(), HEAVY_KS)
     deadline = time.monotonic() + 120
-    while not (runner := [c for c in stack.containers("worker", all=False)
+    while not (runner := [c for c in stack.containers("worker", include_stopped=False)
                           if f"job {job_id} started" in stack.logs(c)]):  # fmt: skip
         assert time.monotonic() < deadline, "the job never started"
         time.sleep(0.2)
@@ -193,7 +188,7 @@ def test_a_worker_container_killed_mid_job_leaves_the_job_to_another(stack, repo
 
 
 def test_queued_jobs_survive_a_redis_restart(stack, report):
-    [redis] = stack.containers("redis", all=False)
+    [redis] = stack.containers("redis", include_stopped=False)
     photo = slow_png(600)
     ids = [submit_new(stack, photo, "2,16,64,256") for _ in range(12)]
     queued = int(podman("exec", redis, "redis-cli", "llen", QUEUE).stdout)
@@ -205,7 +200,7 @@ def test_queued_jobs_survive_a_redis_restart(stack, report):
 
 
 def test_a_web_restart_during_polling_loses_no_job(stack, report):
-    [web] = stack.containers("web", all=False)
+    [web] = stack.containers("web", include_stopped=False)
     photo = slow_png(400)
     ids = [submit_new(stack, photo, "2,16") for _ in range(6)]
     podman("restart", web)

@@ -1,8 +1,6 @@
 """Dithering on real pixels: band-free means, quality against Pillow's Floyd-Steinberg, alpha."""
 
 import hashlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,18 +12,16 @@ from kcolors.engine.histogram import build_histogram
 from kcolors.engine.palette import fit_palette, remap
 from kcolors.engine.params import QuantizeParams
 from kcolors.engine.quantize import quantize_image
-from tests.images import chelsea_png, decode, encode, noisy_photo, with_alpha
-
-
-def output_pixels(data: bytes) -> np.ndarray:
-    image = decode(data)
-    has_alpha = "transparency" in image.info or image.mode in ("RGBA", "LA")
-    return np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
-    return float(10 * np.log10(255**2 / mse))
+from tests.images import (
+    chelsea_png,
+    decode,
+    encode,
+    noisy_photo,
+    output_digests_in_another_process,
+    output_pixels,
+    psnr,
+    with_alpha,
+)
 
 
 def block_means(pixels: np.ndarray, size: int) -> np.ndarray:
@@ -108,18 +104,8 @@ def test_dithering_is_the_same_bytes_in_another_process():
         hashlib.sha256(o.data).hexdigest()
         for o in quantize_image(data, QuantizeParams(k=[2, 16, 200], dither=True)).outputs
     ]
-    code = (
-        "import sys, hashlib; from kcolors.engine.params import QuantizeParams; "
-        "from kcolors.engine.quantize import quantize_image; "
-        "data = sys.stdin.buffer.read(); "
-        "params = QuantizeParams(k=[2, 16, 200], dither=True); "
-        "print(' '.join(hashlib.sha256(o.data).hexdigest() "
-        "for o in quantize_image(data, params).outputs))"
-    )
-    there = subprocess.run(
-        [sys.executable, "-c", code], input=data, capture_output=True, check=True
-    ).stdout.split()
-    assert [h.decode() for h in there] == here
+    there = output_digests_in_another_process(data, "QuantizeParams(k=[2, 16, 200], dither=True)")
+    assert there == here
 
 
 @pytest.mark.parametrize("k", [3, 16])

@@ -1,8 +1,6 @@
 """Quality and determinism of real outputs: PSNR against full k-means on every pixel."""
 
 import hashlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,12 +9,7 @@ from sklearn.cluster import KMeans
 
 from kcolors.engine.params import QuantizeParams
 from kcolors.engine.quantize import quantize_image
-from tests.images import chelsea_png, decode, encode
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
-    return float(10 * np.log10(255**2 / mse))
+from tests.images import chelsea_png, decode, encode, output_digests_in_another_process, psnr
 
 
 def full_kmeans_psnr(pixels: np.ndarray, k: int) -> float:
@@ -51,18 +44,8 @@ def test_outputs_are_the_same_bytes_in_another_process():
     data = encode(small_cat(300))
     params = QuantizeParams(k=[2, 24, 64, 256], seed=3)
     here = [hashlib.sha256(o.data).hexdigest() for o in quantize_image(data, params).outputs]
-    code = (
-        "import sys, hashlib; from kcolors.engine.params import QuantizeParams; "
-        "from kcolors.engine.quantize import quantize_image; "
-        "data = sys.stdin.buffer.read(); "
-        "params = QuantizeParams(k=[2, 24, 64, 256], seed=3); "
-        "print(' '.join(hashlib.sha256(o.data).hexdigest() "
-        "for o in quantize_image(data, params).outputs))"
-    )
-    there = subprocess.run(
-        [sys.executable, "-c", code], input=data, capture_output=True, check=True
-    ).stdout.split()
-    assert [h.decode() for h in there] == here
+    there = output_digests_in_another_process(data, "QuantizeParams(k=[2, 24, 64, 256], seed=3)")
+    assert there == here
 
 
 def test_warm_up_runs_the_engine():

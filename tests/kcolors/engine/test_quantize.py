@@ -15,21 +15,12 @@ from tests.images import (
     encode,
     icc_profile,
     noisy_photo,
+    output_pixels,
     p3_to_srgb,
+    psnr,
     three_colors,
     with_alpha,
 )
-
-
-def output_pixels(data: bytes) -> np.ndarray:
-    image = decode(data)
-    has_alpha = "transparency" in image.info or image.mode in ("RGBA", "LA")
-    return np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
-    return 10 * np.log10(255**2 / mse)
 
 
 def test_one_output_per_k_with_the_contract_stats():

@@ -23,6 +23,20 @@ def running_job(storage) -> Job:
     return job
 
 
+def reconcile_now(storage, broker, enqueued: list, **options):
+    """reconcile with this service's queue and task names, recording what it would enqueue."""
+    return reconcile(
+        storage,
+        broker,
+        lambda task, item_id: enqueued.append((task, item_id)),
+        queue=QUEUE,
+        job_task=PROCESS_JOB_TASK,
+        batch_task=EXPAND_BATCH_TASK,
+        min_age_seconds=0,
+        **options,
+    )
+
+
 def test_a_job_whose_failure_waits_to_be_recorded_is_not_enqueued_again(tmp_path, valkey_server):
     broker = redis.Redis.from_url(valkey_server.connection_url)
     broker.flushall()
@@ -34,16 +48,7 @@ def test_a_job_whose_failure_waits_to_be_recorded_is_not_enqueued_again(tmp_path
         RECORD_FAILURE_TASK, args=[waiting.id, "storage_unavailable", "storage failed 3 times"]
     )
     enqueued = []
-    report = reconcile(
-        storage,
-        broker,
-        lambda task, item_id: enqueued.append((task, item_id)),
-        queue=QUEUE,
-        job_task=PROCESS_JOB_TASK,
-        batch_task=EXPAND_BATCH_TASK,
-        failure_task=RECORD_FAILURE_TASK,
-        min_age_seconds=0,
-    )
+    report = reconcile_now(storage, broker, enqueued, failure_task=RECORD_FAILURE_TASK)
     assert report.unfinished == 2 and report.requeued == [lost.id]
     assert enqueued == [(PROCESS_JOB_TASK, lost.id)]
 
@@ -61,17 +66,10 @@ def test_created_after_leaves_older_jobs_unread(tmp_path, valkey_server):
     old.start()
     save_job(storage, old)
     enqueued = []
-    report = reconcile(
-        storage,
-        broker,
-        lambda task, item_id: enqueued.append(item_id),
-        queue=QUEUE,
-        job_task=PROCESS_JOB_TASK,
-        batch_task=EXPAND_BATCH_TASK,
-        min_age_seconds=0,
-        created_after=datetime.now(UTC) - timedelta(days=1),
+    report = reconcile_now(
+        storage, broker, enqueued, created_after=datetime.now(UTC) - timedelta(days=1)
     )
-    assert report.checked == 1 and enqueued == [recent.id]
+    assert report.checked == 1 and enqueued == [(PROCESS_JOB_TASK, recent.id)]
 
 
 def test_a_damaged_document_is_skipped_and_the_others_still_requeued(tmp_path, valkey_server):
@@ -85,13 +83,5 @@ def test_a_damaged_document_is_skipped_and_the_others_still_requeued(tmp_path, v
     with pytest.raises(DocumentUnreadable, match=damaged.id):
         load_job(storage, damaged.id)
     enqueued = []
-    report = reconcile(
-        storage,
-        broker,
-        lambda task, item_id: enqueued.append(item_id),
-        queue=QUEUE,
-        job_task=PROCESS_JOB_TASK,
-        batch_task=EXPAND_BATCH_TASK,
-        min_age_seconds=0,
-    )
-    assert enqueued == [lost.id] and report.requeued == [lost.id]
+    report = reconcile_now(storage, broker, enqueued)
+    assert enqueued == [(PROCESS_JOB_TASK, lost.id)] and report.requeued == [lost.id]
