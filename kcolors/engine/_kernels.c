@@ -613,7 +613,10 @@ typedef struct {
     double *scratch;    /* k */
     int sorted;
     int32_t *order;  /* k * k: for each centre, every centre by increasing distance to it */
-    double *gap;     /* k * k: those distances */
+    double *gap;     /* k * k: those distances, as they were when the row was last sorted */
+    double *slack;   /* k: how far the centres have moved since: every true distance in row j
+                      * is at least gap - slack[j], so the rows need not be sorted again
+                      * while the centres only creep (the last Lloyd iterations) */
     double *half_gap; /* k: half the distance from each centre to the nearest other one */
 } centers_t;
 
@@ -623,13 +626,67 @@ static void centers_free(centers_t *c) {
     free(c->order);
     free(c->gap);
     free(c->half_gap);
-    c->by_dim = c->scratch = c->gap = c->half_gap = NULL;
+    free(c->slack);
+    c->by_dim = c->scratch = c->gap = c->half_gap = c->slack = NULL;
     c->order = NULL;
 }
 
-/* Take new positions of the centres (same k): re-sort each neighbour list from its previous
- * order (insertion sort: the lists barely change between Lloyd iterations). */
-static void centers_update(centers_t *c, const double *rows) {
+/* A row is sorted again once its slack passes this share of the distance from its centre to
+ * the nearest other one: a larger slack only makes searches from that centre look further. */
+#define KC_RESORT_SLACK 0.3
+
+/* Sort row j again from its previous order (insertion sort: the lists barely change between
+ * Lloyd iterations), with exact distances. */
+static void resort_row(centers_t *c, int j) {
+    const int k = c->k, d = c->d;
+    const double *rows = c->rows;
+    int32_t *order = c->order + (size_t)j * k;
+    double *gap = c->gap + (size_t)j * k;
+    for (int t = 0; t < k; t++) {
+        gap[t] = sqrt(sq_dist(rows + j * d, rows + order[t] * d, d));
+    }
+    for (int t = 1; t < k; t++) {
+        double g = gap[t];
+        int32_t m = order[t];
+        int u = t;
+        while (u > 0 && (gap[u - 1] > g || (gap[u - 1] == g && order[u - 1] > m))) {
+            gap[u] = gap[u - 1];
+            order[u] = order[u - 1];
+            u--;
+        }
+        gap[u] = g;
+        order[u] = m;
+    }
+    c->slack[j] = 0.0;
+}
+
+/* The exact distance from centre j to the nearest other one, searched along its row: entries
+ * whose lower bound (gap - slack) reaches the nearest found cannot be nearer. */
+static double nearest_other(const centers_t *c, int j) {
+    const int k = c->k, d = c->d;
+    const int32_t *order = c->order + (size_t)j * k;
+    const double *gap = c->gap + (size_t)j * k;
+    const double slack = c->slack[j];
+    double nearest = INFINITY;
+    for (int t = 0; t < k; t++) {
+        int m = order[t];
+        if (m == j) {
+            continue;
+        }
+        if (gap[t] - slack >= nearest) {
+            break;
+        }
+        double v = sqrt(sq_dist(c->rows + j * d, c->rows + m * d, d));
+        nearest = v < nearest ? v : nearest;
+    }
+    return nearest;
+}
+
+/* Take new positions of the centres (same k). `moved` (or NULL: unknown) is how far each
+ * centre moved, `most` the largest of those. A row whose centre and neighbours crept only a
+ * little keeps its order, and its slack grows by the most any distance in it can have shrunk;
+ * the others are sorted again. */
+static void centers_update(centers_t *c, const double *rows, const double *moved, double most) {
     const int k = c->k, d = c->d;
     c->rows = rows;
     for (int j = 0; j < k; j++) {
@@ -649,45 +706,54 @@ static void centers_update(centers_t *c, const double *rows) {
         return;
     }
     for (int j = 0; j < k; j++) {
-        int32_t *order = c->order + (size_t)j * k;
-        double *gap = c->gap + (size_t)j * k;
-        for (int t = 0; t < k; t++) {
-            gap[t] = sqrt(sq_dist(rows + j * d, rows + order[t] * d, d));
-        }
-        for (int t = 1; t < k; t++) {
-            double g = gap[t];
-            int32_t m = order[t];
-            int u = t;
-            while (u > 0 && (gap[u - 1] > g || (gap[u - 1] == g && order[u - 1] > m))) {
-                gap[u] = gap[u - 1];
-                order[u] = order[u - 1];
-                u--;
-            }
-            gap[u] = g;
-            order[u] = m;
-        }
-        double nearest = INFINITY;
-        for (int t = 0; t < k; t++) {
-            if (order[t] != j) {
-                nearest = gap[t];
-                break;
+        if (moved == NULL) {
+            resort_row(c, j);
+        } else {
+            c->slack[j] += moved[j] + most;
+            if (c->slack[j] > KC_RESORT_SLACK * 2.0 * c->half_gap[j]) {
+                resort_row(c, j);
             }
         }
-        c->half_gap[j] = 0.5 * nearest;
+        c->half_gap[j] = 0.5 * nearest_other(c, j);
     }
 }
 
-typedef struct {
-    double gap;
-    int32_t index;
-} neighbour_t;
-
-static int compare_neighbours(const void *a, const void *b) {
-    const neighbour_t *x = a, *y = b;
-    if (x->gap != y->gap) {
-        return x->gap < y->gap ? -1 : 1;
+/* Sort `key` (n) ascending, carrying `index` along; stable, so equal keys keep their order.
+ * Bottom-up merge sort through the scratch arrays (n each): the comparison is inlined, which
+ * makes a row of 256 about five times quicker to sort than qsort's callback. */
+static void merge_sort(double *key, int32_t *index, double *key_tmp, int32_t *index_tmp, int n) {
+    double *from_key = key, *to_key = key_tmp;
+    int32_t *from_index = index, *to_index = index_tmp;
+    for (int width = 1; width < n; width *= 2) {
+        for (int low = 0; low < n; low += 2 * width) {
+            int middle = low + width < n ? low + width : n;
+            int high = low + 2 * width < n ? low + 2 * width : n;
+            int a = low, b = middle, out = low;
+            while (a < middle && b < high) {
+                int take_b = from_key[b] < from_key[a];
+                to_key[out] = take_b ? from_key[b] : from_key[a];
+                to_index[out++] = take_b ? from_index[b++] : from_index[a++];
+            }
+            while (a < middle) {
+                to_key[out] = from_key[a];
+                to_index[out++] = from_index[a++];
+            }
+            while (b < high) {
+                to_key[out] = from_key[b];
+                to_index[out++] = from_index[b++];
+            }
+        }
+        double *swap_key = from_key;
+        from_key = to_key;
+        to_key = swap_key;
+        int32_t *swap_index = from_index;
+        from_index = to_index;
+        to_index = swap_index;
     }
-    return (x->index > y->index) - (x->index < y->index);
+    if (from_key != key) {
+        memcpy(key, from_key, (size_t)n * sizeof(double));
+        memcpy(index, from_index, (size_t)n * sizeof(int32_t));
+    }
 }
 
 static int centers_init(centers_t *c, const double *rows, int k, int d) {
@@ -701,32 +767,47 @@ static int centers_init(centers_t *c, const double *rows, int k, int d) {
     if (c->sorted) {
         c->order = malloc((size_t)k * k * sizeof(int32_t));
         c->gap = malloc((size_t)k * k * sizeof(double));
+        c->slack = calloc((size_t)k, sizeof(double));
     }
     if (c->by_dim == NULL || c->scratch == NULL || c->half_gap == NULL ||
-        (c->sorted && (c->order == NULL || c->gap == NULL))) {
+        (c->sorted && (c->order == NULL || c->gap == NULL || c->slack == NULL))) {
         centers_free(c);
         return -1;
     }
-    if (c->sorted) {
-        /* First order: a full sort of each row (later updates re-sort from the last order). */
-        neighbour_t *row = malloc((size_t)k * sizeof(neighbour_t));
-        if (row == NULL) {
-            centers_free(c);
-            return -1;
-        }
-        for (int j = 0; j < k; j++) {
-            for (int t = 0; t < k; t++) {
-                row[t].gap = sqrt(sq_dist(rows + j * d, rows + t * d, d));
-                row[t].index = t;
-            }
-            qsort(row, k, sizeof(neighbour_t), compare_neighbours);
-            for (int t = 0; t < k; t++) {
-                c->order[(size_t)j * k + t] = row[t].index;
-            }
-        }
-        free(row);
+    if (!c->sorted) {
+        centers_update(c, rows, NULL, 0.0);
+        return 0;
     }
-    centers_update(c, rows);
+    /* First order: a full sort of each row (later updates re-sort from the last order). */
+    double *key_tmp = malloc((size_t)k * sizeof(double));
+    int32_t *index_tmp = malloc((size_t)k * sizeof(int32_t));
+    if (key_tmp == NULL || index_tmp == NULL) {
+        free(key_tmp);
+        free(index_tmp);
+        centers_free(c);
+        return -1;
+    }
+    c->rows = rows;
+    for (int j = 0; j < k; j++) {
+        for (int a = 0; a < d; a++) {
+            c->by_dim[a * k + j] = rows[j * d + a];
+        }
+    }
+    for (int j = 0; j < k; j++) {
+        int32_t *order = c->order + (size_t)j * k;
+        double *gap = c->gap + (size_t)j * k;
+        for (int t = 0; t < k; t++) {
+            gap[t] = sq_dist(rows + j * d, rows + t * d, d);
+            order[t] = t;
+        }
+        merge_sort(gap, order, key_tmp, index_tmp, k);
+        for (int t = 0; t < k; t++) { /* the same square roots as resort_row takes */
+            gap[t] = sqrt(sq_dist(rows + j * d, rows + order[t] * d, d));
+        }
+        c->half_gap[j] = 0.5 * nearest_other(c, j);
+    }
+    free(key_tmp);
+    free(index_tmp);
     return 0;
 }
 
@@ -857,6 +938,7 @@ static int two_nearest(const centers_t *c, const double *x, int guess, double *f
         double r = sqrt(d1);
         const int32_t *order = c->order + (size_t)guess * k;
         const double *gap = c->gap + (size_t)guess * k;
+        r += c->slack[guess]; /* the row's distances may have shrunk by up to its slack */
         for (int t = 0; t < k; t++) {
             int m = order[t];
             if (m == guess) {
@@ -953,18 +1035,100 @@ static PyObject *kc_nearest(PyObject *self, PyObject *args) {
 /* ------------------------------------------------------------------------------------------ */
 /* k-means++                                                                                    */
 
-/* First index whose cumulative weight reaches target (numpy's searchsorted, side="left"). */
-static Py_ssize_t search_cumulative(const double *cumulative, Py_ssize_t n, double target) {
-    Py_ssize_t low = 0, high = n;
-    while (low < high) {
-        Py_ssize_t middle = low + (high - low) / 2;
-        if (cumulative[middle] < target) {
-            low = middle + 1;
-        } else {
-            high = middle;
+/* The k-means++ sums run over blocks of this many points: each block's sum is kept, so a draw
+ * finds its block among n / KC_BLOCK sums and then its point within one block, instead of
+ * summing every point before every draw. */
+#define KC_BLOCK 64
+#define KC_MAX_CANDIDATES 64
+
+/* One k-means++ candidate: each point's squared distance to it, or to the nearest centre so far
+ * if that is nearer (`row`), and the weighted sum of those per block (`blocks`) and in all.
+ * The points come by dimension (`by_dim`, d x n). Within a block four running sums take every
+ * fourth point, so the loop vectorizes; the order of every addition is fixed, so the sums are
+ * the same with or without vector instructions. */
+KC_CLONES static double seed_trial(const double *by_dim, const double *w, Py_ssize_t n, int d,
+                                   const double *candidate, const double *closest, double *row,
+                                   double *blocks) {
+    double total = 0.0;
+    for (Py_ssize_t low = 0, b = 0; low < n; low += KC_BLOCK, b++) {
+        Py_ssize_t high = low + KC_BLOCK < n ? low + KC_BLOCK : n;
+        double s[4] = {0.0, 0.0, 0.0, 0.0};
+        Py_ssize_t i = low;
+        if (d == 3) { /* colours: written out, so that the four points go in one vector */
+            const double *x0 = by_dim, *x1 = by_dim + n, *x2 = by_dim + 2 * n;
+            const double c0 = candidate[0], c1 = candidate[1], c2 = candidate[2];
+            for (; i + 4 <= high; i += 4) {
+                for (int l = 0; l < 4; l++) {
+                    double t0 = x0[i + l] - c0, t1 = x1[i + l] - c1, t2 = x2[i + l] - c2;
+                    double v = t0 * t0;
+                    v += t1 * t1;
+                    v += t2 * t2;
+                    v = v < closest[i + l] ? v : closest[i + l];
+                    row[i + l] = v;
+                    s[l] += w[i + l] * v;
+                }
+            }
+        }
+        for (; i + 4 <= high; i += 4) {
+            double v[4];
+            for (int l = 0; l < 4; l++) {
+                double t = by_dim[i + l] - candidate[0];
+                v[l] = t * t;
+            }
+            for (int a = 1; a < d; a++) {
+                const double *column = by_dim + (size_t)a * n;
+                for (int l = 0; l < 4; l++) {
+                    double t = column[i + l] - candidate[a];
+                    v[l] += t * t;
+                }
+            }
+            for (int l = 0; l < 4; l++) {
+                v[l] = v[l] < closest[i + l] ? v[l] : closest[i + l];
+                row[i + l] = v[l];
+                s[l] += w[i + l] * v[l];
+            }
+        }
+        for (int l = 0; i < high; i++, l++) {
+            double t = by_dim[i] - candidate[0];
+            double v = t * t;
+            for (int a = 1; a < d; a++) {
+                t = by_dim[(size_t)a * n + i] - candidate[a];
+                v += t * t;
+            }
+            v = v < closest[i] ? v : closest[i];
+            row[i] = v;
+            s[l] += w[i] * v;
+        }
+        blocks[b] = (s[0] + s[1]) + (s[2] + s[3]);
+        total += blocks[b];
+    }
+    return total;
+}
+
+/* The point a draw of `target` in [0, total) lands on: the first block whose running sum
+ * reaches it, then the first point of that block whose running sum reaches what is left (or,
+ * should rounding leave the target past them all, the block's last point that can be drawn). */
+static Py_ssize_t draw_point(const double *blocks, const double *w, const double *closest,
+                             Py_ssize_t n, double target) {
+    Py_ssize_t n_blocks = (n + KC_BLOCK - 1) / KC_BLOCK, b = 0;
+    double before = 0.0;
+    while (b < n_blocks - 1 && before + blocks[b] < target) {
+        before += blocks[b++];
+    }
+    Py_ssize_t low = b * KC_BLOCK, high = low + KC_BLOCK < n ? low + KC_BLOCK : n;
+    double rest = target - before, running = 0.0;
+    Py_ssize_t last = low;
+    for (Py_ssize_t i = low; i < high; i++) {
+        double mass = w[i] * closest[i];
+        running += mass;
+        if (mass > 0.0) {
+            last = i;
+        }
+        if (running >= rest) {
+            return i;
         }
     }
-    return low < n ? low : n - 1;
+    return last;
 }
 
 /* Greedy weighted k-means++ (as scikit-learn does): centres[given..k) are picked, each as the
@@ -973,25 +1137,38 @@ static Py_ssize_t search_cumulative(const double *cumulative, Py_ssize_t n, doub
  * given == 0, then n_candidates per centre. */
 static int seed_centers(const double *x, const double *w, Py_ssize_t n, int d, double *centers,
                         int given, int k, const double *uniforms, int n_candidates) {
+    Py_ssize_t n_blocks = (n + KC_BLOCK - 1) / KC_BLOCK;
     double *closest = malloc((size_t)n * sizeof(double));
-    double *cumulative = malloc((size_t)n * sizeof(double));
+    double *by_dim = malloc((size_t)n * d * sizeof(double));
     double *trial = malloc((size_t)n * n_candidates * sizeof(double));
-    Py_ssize_t *candidates = malloc((size_t)n_candidates * sizeof(Py_ssize_t));
-    if (closest == NULL || cumulative == NULL || trial == NULL || candidates == NULL) {
+    double *blocks = malloc((size_t)n_blocks * (n_candidates + 1) * sizeof(double));
+    if (closest == NULL || by_dim == NULL || trial == NULL || blocks == NULL) {
         free(closest);
-        free(cumulative);
+        free(by_dim);
         free(trial);
-        free(candidates);
+        free(blocks);
         return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        for (int a = 0; a < d; a++) {
+            by_dim[(size_t)a * n + i] = x[i * d + a];
+        }
     }
     const double *u = uniforms;
     if (given == 0) {
+        /* The first centre: drawn in proportion to weight alone (closest = 1 everywhere). */
         double total = 0.0;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            total += w[i];
-            cumulative[i] = total;
+        for (Py_ssize_t low = 0, b = 0; low < n; low += KC_BLOCK, b++) {
+            Py_ssize_t high = low + KC_BLOCK < n ? low + KC_BLOCK : n;
+            double sum = 0.0;
+            for (Py_ssize_t i = low; i < high; i++) {
+                closest[i] = 1.0;
+                sum += w[i];
+            }
+            blocks[b] = sum;
+            total += sum;
         }
-        Py_ssize_t first = search_cumulative(cumulative, n, *u++ * total);
+        Py_ssize_t first = draw_point(blocks, w, closest, n, *u++ * total);
         memcpy(centers, x + first * d, d * sizeof(double));
         given = 1;
     }
@@ -1005,45 +1182,46 @@ static int seed_centers(const double *x, const double *w, Py_ssize_t n, int d, d
         }
         closest[i] = best;
     }
-    for (int index = given; index < k; index++) {
-        double total = 0.0;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            total += w[i] * closest[i];
-            cumulative[i] = total;
+    double total = 0.0;
+    for (Py_ssize_t low = 0, b = 0; low < n; low += KC_BLOCK, b++) {
+        Py_ssize_t high = low + KC_BLOCK < n ? low + KC_BLOCK : n;
+        double sum = 0.0;
+        for (Py_ssize_t i = low; i < high; i++) {
+            sum += w[i] * closest[i];
         }
+        blocks[b] = sum;
+        total += sum;
+    }
+    double *trial_blocks = blocks + n_blocks;
+    for (int index = given; index < k; index++) {
         if (total <= 0.0) { /* every point already sits on a centre */
             for (int j = index; j < k; j++) {
                 memcpy(centers + j * d, centers, d * sizeof(double));
             }
             break;
         }
-        for (int t = 0; t < n_candidates; t++) {
-            candidates[t] = search_cumulative(cumulative, n, *u++ * total);
-        }
         double best_potential = INFINITY;
         int best = 0;
+        Py_ssize_t best_point = 0;
         for (int t = 0; t < n_candidates; t++) {
-            const double *candidate = x + candidates[t] * d;
-            double *row = trial + (size_t)t * n;
-            double potential = 0.0;
-            for (Py_ssize_t i = 0; i < n; i++) {
-                double v = sq_dist(x + i * d, candidate, d);
-                v = v < closest[i] ? v : closest[i];
-                row[i] = v;
-                potential += w[i] * v;
-            }
+            Py_ssize_t point = draw_point(blocks, w, closest, n, *u++ * total);
+            double potential = seed_trial(by_dim, w, n, d, x + point * d, closest,
+                                          trial + (size_t)t * n, trial_blocks + t * n_blocks);
             if (potential < best_potential) {
                 best_potential = potential;
                 best = t;
+                best_point = point;
             }
         }
-        memcpy(centers + (size_t)index * d, x + candidates[best] * d, d * sizeof(double));
+        memcpy(centers + (size_t)index * d, x + best_point * d, d * sizeof(double));
         memcpy(closest, trial + (size_t)best * n, (size_t)n * sizeof(double));
+        memcpy(blocks, trial_blocks + best * n_blocks, (size_t)n_blocks * sizeof(double));
+        total = best_potential;
     }
     free(closest);
-    free(cumulative);
+    free(by_dim);
     free(trial);
-    free(candidates);
+    free(blocks);
     return 0;
 }
 
@@ -1059,7 +1237,7 @@ static PyObject *kc_seed(PyObject *self, PyObject *args) {
     }
     Py_ssize_t needed = (given == 0) + (Py_ssize_t)(k - (given ? given : 1)) * n_candidates;
     if (d < 1 || d > KC_MAX_DIMS || n < 1 || k < 1 || given < 0 || given > k ||
-        n_candidates < 1 || n_uniforms < needed) {
+        n_candidates < 1 || n_candidates > KC_MAX_CANDIDATES || n_uniforms < needed) {
         PyErr_SetString(PyExc_ValueError, "seed: bad arguments");
         return NULL;
     }
@@ -1200,6 +1378,7 @@ static void local_moves(const centers_t *c, const double *moved, double *local) 
     for (int a = 0; a < k; a++) {
         const int32_t *order = c->order + (size_t)a * k;
         const double *gap = c->gap + (size_t)a * k;
+        const double slack = c->slack[a]; /* a neighbour may be nearer than its gap by this */
         double largest = 0.0;
         int t = 0;
         for (int u = 0; u < k && t < KC_RADII; u++) {
@@ -1207,7 +1386,7 @@ static void local_moves(const centers_t *c, const double *moved, double *local) 
             if (m == a) {
                 continue;
             }
-            while (t < KC_RADII && gap[u] > (double)(1 << t)) {
+            while (t < KC_RADII && gap[u] - slack > (double)(1 << t)) {
                 local[a * KC_RADII + t++] = largest;
             }
             largest = moved[m] > largest ? moved[m] : largest;
@@ -1271,7 +1450,7 @@ KC_CLONES static int run_lloyd(lloyd_t *s, int max_iter, double threshold, int *
         if (c.sorted) {
             local_moves(&c, moved, local); /* from the neighbour lists of the old positions */
         }
-        centers_update(&c, s->centers);
+        centers_update(&c, s->centers, moved, most);
         if (relocated) { /* the bounds no longer hold: measure everything again */
             if (assign_all(s, &c) < 0) {
                 goto fail;
@@ -1684,7 +1863,7 @@ KC_INLINE int nearest_one(const centers_t *c, const double *x, int guess) {
     }
     best = guess;
     d1 = sq_dist(x, c->rows + guess * d, d);
-    double r = sqrt(d1);
+    double r = sqrt(d1) + c->slack[guess];
     const int32_t *order = c->order + (size_t)guess * k;
     const double *gap = c->gap + (size_t)guess * k;
     for (int t = 0; t < k; t++) {
