@@ -19,6 +19,12 @@ COARSE_TOL = 1e-3  # Lloyd's tolerance on the coarse bins (1e-4, scikit-learn's,
 # points; at k = 256 it costs 0.01-0.06 dB.
 EXACT_FROM_K = 128
 
+# Lloyd's tolerance on the exact colours. There the last iterations only creep: at k = 256,
+# stopping at 3e-4 instead of scikit-learn's 1e-4 takes 20-26 iterations instead of 40-55, a
+# third less fitting time from 0.3 MP up, for 0.001-0.015 dB (measured on the benchmark's
+# images, 0.1-12 MP; still at least full k-means' PSNR minus 0.003 dB).
+EXACT_TOL = 3e-4
+
 
 def seedings(k: int) -> int:
     """How many k-means++ seedings a fit of k colours compares.
@@ -80,7 +86,8 @@ def refine_centers(levels: ColorLevels, k: int, centers: np.ndarray) -> np.ndarr
     last = levels.exact if k >= EXACT_FROM_K or levels.near is None else levels.near
     if last is finer:
         return centers
-    return lloyd(last.points, last.weights, centers).centers
+    tol = EXACT_TOL if last is levels.exact else 1e-4
+    return lloyd(last.points, last.weights, centers, tol=tol).centers
 
 
 def fit_palette(
