@@ -6,6 +6,7 @@ import io
 import struct
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -39,6 +40,17 @@ def encode(pixels_or_image, fmt: str = "PNG", **params) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **params)
     return buffer.getvalue()
+
+
+def png_from_chunks(ihdr: bytes, raw_rows: bytes, level: int = 6) -> bytes:
+    """A PNG written by hand: IHDR (13 bytes), one IDAT of `raw_rows` compressed, IEND."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        body = kind + payload
+        return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(raw_rows, level)) + chunk(b"IEND", b""))  # fmt: skip
 
 
 def mpo_photo(width: int = 64, height: int = 48) -> bytes:

@@ -8,7 +8,15 @@ from PIL import Image, ImageCms
 
 from kcolors.engine.decode import decode_image
 from kcolors.errors import CorruptImage, EmptyImage, ImageTooLarge, UnsupportedFormat
-from tests.images import SRGB_PRIMARIES, encode, icc_profile, noisy_photo, p3_to_srgb, three_colors
+from tests.images import (
+    SRGB_PRIMARIES,
+    encode,
+    icc_profile,
+    noisy_photo,
+    p3_to_srgb,
+    png_from_chunks,
+    three_colors,
+)
 
 
 @pytest.mark.parametrize(
@@ -241,3 +249,94 @@ def test_a_grey_picture_with_an_rgb_profile_keeps_its_greys():
     grey = np.tile(np.arange(0, 256, 16, dtype=np.uint8), (4, 1))
     decoded = decode_image(encode(Image.fromarray(grey), "PNG", icc_profile=icc_profile()))
     assert np.array_equal(decoded.pixels[..., 0], grey)
+
+
+# Plain 8-bit RGB(A) PNGs go to libspng; every other PNG, and any PNG that could carry an
+# orientation, to Pillow. Both must give the same pixels.
+def _png_cases() -> dict[str, tuple[bytes, bool]]:
+    photo = noisy_photo()
+    rgba = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])
+    rgba[:3, :5, 3] = 0
+    rgba[5:9, 2:4, 3] = 90
+    exif = Image.Exif()
+    exif[0x0112] = 3
+    deep = Image.fromarray(photo[..., 0].astype(np.uint16) * 257).convert("I;16")
+    return {
+        "rgb": (encode(photo, "PNG"), True),
+        "rgba": (encode(rgba, "PNG"), True),
+        "opaque rgba": (
+            encode(np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)]), "PNG"),
+            True,
+        ),
+        "interlaced rgb": (_interlaced_png(photo), True),
+        "p3-tagged rgb": (encode(photo, "PNG", icc_profile=icc_profile()), True),
+        "exif-oriented rgb": (encode(photo, "PNG", exif=exif), False),
+        "rgb with a transparent colour": (encode(photo, "PNG", transparency=(1, 2, 3)), False),
+        "palette": (encode(Image.fromarray(photo).convert("P"), "PNG"), False),
+        "16-bit grey": (encode(deep, "PNG"), False),
+    }
+
+
+def _interlaced_png(pixels: np.ndarray) -> bytes:
+    """An Adam7-interlaced RGB PNG (Pillow writes none), its passes cut out by hand."""
+    height, width, _ = pixels.shape
+    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+              (0, 1, 1, 2)]  # fmt: skip
+    raw = b""
+    for x0, y0, dx, dy in passes:
+        sub = pixels[y0::dy, x0::dx]
+        if sub.size:
+            raw += b"".join(b"\x00" + row.tobytes() for row in sub)
+    return png_from_chunks(struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 1), raw)
+
+
+def _pillow_pixels(data: bytes) -> np.ndarray:
+    from PIL import ImageOps
+
+    from kcolors.engine.decode import _to_rgb_or_rgba, _to_srgb
+
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    ImageOps.exif_transpose(image, in_place=True)
+    return _to_rgb_or_rgba(_to_srgb(image))
+
+
+@pytest.mark.parametrize("case", list(_png_cases()))
+def test_pngs_decode_the_same_by_libspng_and_by_pillow(case):
+    from kcolors.engine.decode import decode_plain_png
+
+    data, plain = _png_cases()[case]
+    taken = decode_plain_png(data, Image.open(io.BytesIO(data)))
+    assert (taken is not None) == plain
+    expected = _pillow_pixels(data)
+    assert np.array_equal(decode_image(data).pixels, expected)
+    if plain:
+        assert np.array_equal(taken, expected)
+
+
+def test_a_png_that_libspng_refuses_is_left_to_pillow():
+    from kcolors.engine.decode import decode_plain_png
+
+    data = bytearray(encode(noisy_photo(), "PNG"))
+    idat = data.index(b"IDAT")
+    data[idat + 8 : idat + 40] = bytes(32)  # the compressed pixels, broken
+    data = bytes(data)
+    assert decode_plain_png(data, Image.open(io.BytesIO(data))) is None
+    with pytest.raises(CorruptImage):
+        decode_image(data)
+
+
+def test_pngs_with_text_chunks_that_may_orient_them_are_left_to_pillow():
+    from PIL import PngImagePlugin
+
+    from kcolors.engine.decode import decode_plain_png
+
+    for keyword in ("Raw profile type exif", "XML:com.adobe.xmp"):
+        info = PngImagePlugin.PngInfo()
+        info.add_text(keyword, "anything", zip=keyword.startswith("Raw"))
+        data = encode(noisy_photo(), "PNG", pnginfo=info)
+        assert decode_plain_png(data, Image.open(io.BytesIO(data))) is None
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "made by a test")
+    data = encode(noisy_photo(), "PNG", pnginfo=info)
+    assert decode_plain_png(data, Image.open(io.BytesIO(data))) is not None
