@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import oxipng
 from PIL import Image, PngImagePlugin
+from zlib_ng import zlib_ng
 
 from kcolors.engine import kernels
 
@@ -21,6 +22,11 @@ OUTPUT_FORMATS = {"png": ("image/png", "png"), "webp": ("image/webp", "webp")}
 # keeps the encoding near a tenth of a pngquant run.
 _PNG_LEVELS = ((500_000, 6), (4_000_000, 5))  # (up to this many pixels, level)
 _LARGEST_IMAGE_LEVEL = 4
+# Above 4 MP Pillow only filters the rows (level 0, stored) and zlib-ng deflates them at level 5:
+# Pillow's zlib is the system's (1.2.13 on Debian), and on the 12-MP mosaic (k = 2-256) this gave
+# 0.92-1.006 times the bytes of Pillow's level 4 in 0.6-0.9 times the time (k = 16: 118 ms
+# against 166 ms; 1.5-3 % larger at 1-3 MP for k <= 16, where Pillow's levels stay).
+_LARGEST_IMAGE_ZLIB_NG_LEVEL = 5
 # Dithered palette PNGs are written by the engine itself with unfiltered rows (filter byte 0), as
 # pngquant writes them: Pillow filters packed (1-4 bit) palette rows (sub, up, Paeth), which turns
 # dither dots into more symbols. Measured on the benchmark's dithered photos (docs/ENGINE.md,
@@ -40,11 +46,13 @@ _LARGEST_DITHERED_IMAGE_LEVELS = (5, 4)  # (packed, 8-bit rows)
 # pixels both are written (the second costs 1-8 ms) and the smaller kept; above, Pillow's.
 _MOST_PIXELS_TRYING_BOTH = 500_000
 _ZLIB_MEMORY_LEVEL = 8
-# The truecolour comparison is one fixed, cheap encoding: unfiltered rows at zlib level 1, a pass
-# over three or four bytes per pixel for every output (level 3 was 5-20 % smaller and 15-35 %
-# slower: 0.33 s against 0.28 s on 12 MP). Pillow's default settings (filtered, level 6) give
-# about half to twice its size, in several times the time.
-_TRUECOLOR_LEVEL = 1
+# The truecolour comparison is one fixed, cheap encoding: unfiltered rows deflated by zlib-ng at
+# level 2, a pass over three or four bytes per pixel for every output. On the benchmark's
+# mosaics (k = 2-256) that is within -4 % to +10 % of zlib's level 1 in 0.4-0.7 times its time
+# (12 MP at k = 16: 70 ms against 130 ms); zlib-ng's level 1 is faster still but 30 % larger.
+# Pillow's default settings (filtered, level 6) give about half to twice its size, in several
+# times the time.
+_TRUECOLOR_LEVEL = 2
 # oxipng for `optimize`, chosen by measurement (docs/ENGINE.md, "Optimized PNG"): unfiltered
 # rows (oxipng's quick trial of row filters gained only at k = 2, and its full trial 3-6 % at
 # k = 256, for 1.3-3 and 4-8 times the time), libdeflate at 11 (12 saves
@@ -111,11 +119,14 @@ def encode_indexed(
             return unfiltered_png(indices, palette, level)
         # Pillow picks the bit depth from the palette length, so a k-entry palette gives the
         # smallest depth that holds k colours; an RGBA palette is written as a tRNS chunk.
+        largest = indices.size > _PNG_LEVELS[-1][0]
         buffer = io.BytesIO()
         palette_image(indices, palette).save(
-            buffer, "PNG", compress_level=level, pnginfo=_SRGB_PNG_CHUNK
+            buffer, "PNG", compress_level=0 if largest else level, pnginfo=_SRGB_PNG_CHUNK
         )
         data = buffer.getvalue()
+        if largest:
+            return _redeflated(data, _LARGEST_IMAGE_ZLIB_NG_LEVEL)
         if indices.size <= _MOST_PIXELS_TRYING_BOTH and png_bit_depth(len(palette)) < 8:
             data = min(data, unfiltered_png(indices, palette, level), key=len)  # tie: Pillow's
         return data
@@ -156,6 +167,25 @@ def unfiltered_png(indices: np.ndarray, palette: np.ndarray, level: int) -> byte
             chunks.append(_chunk(b"tRNS", alpha[: not_opaque[-1] + 1].tobytes()))
     chunks += [_chunk(b"IDAT", b"".join(parts)), _chunk(b"IEND", b"")]
     return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
+
+
+def _redeflated(png: bytes, level: int) -> bytes:
+    """`png` with its image data (filtered rows, as they are) deflated again by zlib-ng at
+    `level`, in one IDAT; every other chunk as it was."""
+    inflater = zlib.decompressobj()
+    deflater = zlib_ng.compressobj(level, zlib_ng.DEFLATED, 15, _ZLIB_MEMORY_LEVEL)
+    before, parts, after, position = [], [], [], 8
+    while position < len(png):
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        kind = png[position + 4 : position + 8]
+        whole = png[position : position + 12 + length]
+        if kind == b"IDAT":
+            parts.append(deflater.compress(inflater.decompress(whole[8:-4])))
+        else:
+            (after if parts else before).append(whole)
+        position += 12 + length
+    parts.append(deflater.flush())
+    return b"".join([png[:8], *before, _chunk(b"IDAT", b"".join(parts)), *after])
 
 
 def optimize_png(data: bytes, indices: np.ndarray, palette: np.ndarray) -> bytes:
@@ -204,7 +234,7 @@ def encode_truecolor_png(pixels: np.ndarray) -> bytes:
         [
             b"\x89PNG\r\n\x1a\n",
             _chunk(b"IHDR", header),
-            _chunk(b"IDAT", zlib.compress(rows.data, _TRUECOLOR_LEVEL)),
+            _chunk(b"IDAT", zlib_ng.compress(rows.data, _TRUECOLOR_LEVEL)),
             _chunk(b"IEND", b""),
         ]
     )
@@ -215,7 +245,7 @@ def truecolor_png_size(indices: np.ndarray, palette: np.ndarray) -> int:
     of rows at a time (the truecolour pixels of a 50-MP image never exist at once)."""
     height, width = indices.shape
     channels = palette.shape[1]
-    compressor = zlib.compressobj(_TRUECOLOR_LEVEL)
+    compressor = zlib_ng.compressobj(_TRUECOLOR_LEVEL)
     size = 0
     band = max(1, (1 << 20) // max(1, width))  # about a megapixel per band
     rows = np.empty((min(band, height), width * channels + 1), dtype=np.uint8)

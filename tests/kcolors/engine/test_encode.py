@@ -65,14 +65,20 @@ def test_truecolor_png_round_trips(channels, mode):
     assert np.array_equal(np.asarray(image), pixels)
 
 
-def png_chunk_types(data: bytes) -> list[bytes]:
-    """The types of a PNG's chunks, in order."""
-    types, position = [], 8
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """A PNG's chunks, (type, data), in order."""
+    chunks, position = [], 8
     while position < len(data):
         length = int.from_bytes(data[position : position + 4], "big")
-        types.append(data[position + 4 : position + 8])
+        kind, body = data[position + 4 : position + 8], data[position + 8 : position + 8 + length]
+        chunks.append((kind, body))
         position += 12 + length
-    return types
+    return chunks
+
+
+def png_chunk_types(data: bytes) -> list[bytes]:
+    """The types of a PNG's chunks, in order."""
+    return [kind for kind, _ in png_chunks(data)]
 
 
 @pytest.mark.parametrize("channels", [3, 4])
@@ -106,12 +112,7 @@ def test_optimized_png_has_the_same_pixels_and_chunks_in_no_more_bytes(k, channe
 
 def png_row_filters(data: bytes, bits: int) -> set[int]:
     """The filter types of a non-interlaced palette PNG's rows."""
-    position, idat = 8, b""
-    while position < len(data):
-        length = int.from_bytes(data[position : position + 4], "big")
-        if data[position + 4 : position + 8] == b"IDAT":
-            idat += data[position + 8 : position + 8 + length]
-        position += 12 + length
+    idat = b"".join(body for kind, body in png_chunks(data) if kind == b"IDAT")
     width = int.from_bytes(data[16:20], "big")
     rows = np.frombuffer(zlib.decompress(idat), np.uint8)
     return set(rows.reshape(-1, (width * bits + 7) // 8 + 1)[:, 0].tolist())
@@ -207,3 +208,22 @@ def test_small_undithered_png_is_the_smaller_of_pillows_and_unfiltered(k):
         assert len(output.data) < len(pillow)
     else:  # 8-bit rows, which Pillow does not filter: Pillow's PNG as before
         assert output.data == pillow
+
+
+@pytest.mark.parametrize("k", [2, 16, 200])
+def test_largest_pngs_keep_pillows_row_filters_deflated_by_zlib_ng(k):
+    rng = np.random.default_rng(k)
+    height, width = 2000, 2100  # 4.2 MP: above the last size class
+    y, x = np.mgrid[0:height, 0:width]
+    indices = ((x // 7 + y // 5 + rng.integers(0, 2, (height, width))) % k).astype(np.uint8)
+    palette = rng.integers(0, 256, (k, 3), dtype=np.uint8)
+    data = encode_indexed(indices, palette)
+    image = decode(data)
+    assert np.array_equal(np.asarray(image), indices)
+    assert np.array_equal(np.array(image.getpalette(), np.uint8).reshape(-1, 3)[:k], palette)
+    pillow = pillow_png(indices, palette, png_compress_level(indices.size))
+    ours, theirs = png_chunks(data), png_chunks(pillow)
+    assert [kind for kind, _ in ours] == [b"IHDR", b"sRGB", b"PLTE", b"IDAT", b"IEND"]
+    assert [c for c in ours if c[0] != b"IDAT"] == [c for c in theirs if c[0] != b"IDAT"]
+    pillow_rows = zlib.decompress(b"".join(body for kind, body in theirs if kind == b"IDAT"))
+    assert zlib.decompress(ours[3][1]) == pillow_rows  # the same filtered rows
