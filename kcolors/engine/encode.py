@@ -174,7 +174,10 @@ def _redeflated(png: bytes, level: int) -> bytes:
     `level`, in one IDAT; every other chunk as it was."""
     inflater = zlib.decompressobj()
     deflater = zlib_ng.compressobj(level, zlib_ng.DEFLATED, 15, _ZLIB_MEMORY_LEVEL)
-    before, parts, after, position = [], [], [], 8
+    before: list[bytes] = []
+    parts: list[bytes] = []
+    after: list[bytes] = []
+    position = 8
     while position < len(png):
         (length,) = struct.unpack(">I", png[position : position + 4])
         kind = png[position + 4 : position + 8]
