@@ -15,9 +15,9 @@ MAX_PIXELS_PER_BYTE = 1000
 # AUTO_K_WORK_OUTPUTS: its search fits several palettes). 12 MP x 25 outputs, 50 MP x 6.
 MAX_JOB_WORK_PIXELS = 300_000_000
 AUTO_K_WORK_OUTPUTS = 8
-# `optimize` adds this many outputs' work per output: oxipng took up to 4 times the rest of a
-# job's time, 1-2.5 times from 1 MP up (docs/ENGINE.md, "Optimized PNG").
-OPTIMIZE_EXTRA_WORK_OUTPUTS = 2
+# `optimize` adds this many outputs' work per output: oxipng took 0.2-5.3 times the rest of a
+# job's time on the benchmark's photos, the most from 1 MP up (docs/ENGINE.md, "Optimized PNG").
+OPTIMIZE_EXTRA_WORK_OUTPUTS = 5
 # Submissions per client (token, or address) in a window, as Flask-Limiter reads it; "" turns
 # the limit off.
 RATE_LIMIT = "120/minute"
