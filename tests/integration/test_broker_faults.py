@@ -48,8 +48,9 @@ def test_jobs_queued_across_a_redis_restart_all_complete_without_restarting_work
         pids = [w.pid for w in workers]
         server = start_live_server(settings)
         storage = open_storage(settings)
-        # Each job a second or more of work, so that some are still queued when Redis goes.
-        jobs = [submit_image(server.url, slow_png(800), k="2,8,64,256") for _ in range(6)]
+        # Each job two seconds or more of work, so that some are still queued when Redis goes
+        # (with 0.64-MP pictures and four k, the faster engine had emptied the queue first).
+        jobs = [submit_image(server.url, slow_png(1000), k="2,8,32,64,128,256") for _ in range(8)]
         wait_for_document(storage, jobs[0]["id"], ["running", "succeeded"])
         queued = redis.Redis.from_url(valkey.connection_url).llen(QUEUE)
         assert queued >= 1
@@ -63,7 +64,7 @@ def test_jobs_queued_across_a_redis_restart_all_complete_without_restarting_work
         valkey = persistent_valkey(tmp_path / "valkey", port)
 
         documents = wait_for_jobs(server.url, [job["id"] for job in jobs], timeout=180)
-        assert [d["status"] for d in documents] == ["succeeded"] * 6, documents
+        assert [d["status"] for d in documents] == ["succeeded"] * 8, documents
         assert [w.pid for w in workers] == pids
         assert all(w.process.poll() is None for w in workers)
         # A job submitted after the restart goes through the same, reconnected workers.
