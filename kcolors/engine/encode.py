@@ -18,14 +18,13 @@ OUTPUT_FORMATS = {"png": ("image/png", "png"), "webp": ("image/webp", "webp")}
 # zlib levels for palette PNGs by size class, measured on the benchmark's photos and mosaics
 # (docs/ENGINE.md, "Encoding"): levels 7-9 save at most 1-2 % over 6 for 2-10 times its time
 # (level 9: 0.1-0.3 s per output just under 1 MP, 0.9 s at 3 MP); below 0.5 MP level 6 costs at
-# most ~10 ms; level 5 is 0.5-4 % smaller than 4 for a third more time, and above 4 MP level 4
-# keeps the encoding near a tenth of a pngquant run.
+# most ~10 ms; level 5 is 0.5-4 % smaller than 4 for a third more time.
 _PNG_LEVELS = ((500_000, 6), (4_000_000, 5))  # (up to this many pixels, level)
-_LARGEST_IMAGE_LEVEL = 4
-# Above 4 MP Pillow only filters the rows (level 0, stored) and zlib-ng deflates them at level 5:
-# Pillow's zlib is the system's (1.2.13 on Debian), and on the 12-MP mosaic (k = 2-256) this gave
-# 0.92-1.006 times the bytes of Pillow's level 4 in 0.6-0.9 times the time (k = 16: 118 ms
-# against 166 ms; 1.5-3 % larger at 1-3 MP for k <= 16, where Pillow's levels stay).
+# Above 4 MP Pillow only filters the rows (level 0, stored) and zlib-ng deflates them at this
+# level: Pillow's zlib is the system's (1.2.13 on Debian), and on the 12-MP mosaic (k = 2-256)
+# this gave 0.92-1.006 times the bytes of Pillow's level 4 (used before) in 0.6-0.9 times the
+# time (k = 16: 118 ms against 166 ms). At 1-3 MP it was 1.5-3 % larger than Pillow's level 5
+# for k <= 16, so Pillow's levels stay there.
 _LARGEST_IMAGE_ZLIB_NG_LEVEL = 5
 # Dithered palette PNGs are written by the engine itself with unfiltered rows (filter byte 0), as
 # pngquant writes them: Pillow filters packed (1-4 bit) palette rows (sub, up, Paeth), which turns
@@ -87,7 +86,7 @@ def palette_image(indices: np.ndarray, palette: np.ndarray) -> Image.Image:
 
 def png_compress_level(pixels: int, dithered: bool = False, bit_depth: int = 8) -> int:
     """The zlib level used for a palette PNG of this many pixels (and bits per pixel, if
-    `dithered`)."""
+    `dithered`); above the last size class of undithered ones, zlib-ng's."""
     if dithered:
         for most_pixels, packed, eight_bit in _DITHERED_PNG_LEVELS:
             if pixels <= most_pixels:
@@ -97,7 +96,7 @@ def png_compress_level(pixels: int, dithered: bool = False, bit_depth: int = 8) 
     for most_pixels, level in _PNG_LEVELS:
         if pixels <= most_pixels:
             return level
-    return _LARGEST_IMAGE_LEVEL
+    return _LARGEST_IMAGE_ZLIB_NG_LEVEL
 
 
 def png_bit_depth(colors: int) -> int:
@@ -126,7 +125,7 @@ def encode_indexed(
         )
         data = buffer.getvalue()
         if largest:
-            return _redeflated(data, _LARGEST_IMAGE_ZLIB_NG_LEVEL)
+            return _redeflated(data, level)
         if indices.size <= _MOST_PIXELS_TRYING_BOTH and png_bit_depth(len(palette)) < 8:
             data = min(data, unfiltered_png(indices, palette, level), key=len)  # tie: Pillow's
         return data
