@@ -22,7 +22,7 @@ MANY_KS = "2,4,8,16,32,64,128,256"  # many seconds of work on slow_png()
 
 
 def test_a_running_job_stops_at_its_next_output_on_its_worker(service):
-    job = submit_image(service.url, slow_png(), k=MANY_KS)
+    job = submit_image(service.url, slow_png(1000), k=MANY_KS)  # 1 MP: about 3 s over the k
     storage = open_storage(service.settings)
     wait_for_document(storage, job["id"], ["running"])
     response = requests.delete(f"{service.url}/api/jobs/{job['id']}", timeout=10)
