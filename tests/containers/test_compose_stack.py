@@ -170,7 +170,8 @@ def test_scaling_workers_from_one_to_four_under_a_burst(stack, report):
 
 
 def test_a_worker_container_killed_mid_job_leaves_the_job_to_another(stack, report):
-    job_id = submit_new(stack, slow_png(), HEAVY_KS)
+    # 1 MP: a few seconds, so that the job still runs when `podman logs` has shown it started.
+    job_id = submit_new(stack, slow_png(1000), HEAVY_KS)
     deadline = time.monotonic() + 120
     while not (runner := [c for c in stack.containers("worker", include_stopped=False)
                           if f"job {job_id} started" in stack.logs(c)]):  # fmt: skip
