@@ -53,6 +53,17 @@ def png_from_chunks(ihdr: bytes, raw_rows: bytes, level: int = 6) -> bytes:
             + chunk(b"IDAT", zlib.compress(raw_rows, level)) + chunk(b"IEND", b""))  # fmt: skip
 
 
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """A PNG's chunks, (type, data), in order."""
+    chunks, position = [], 8
+    while position < len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind, body = data[position + 4 : position + 8], data[position + 8 : position + 8 + length]
+        chunks.append((kind, body))
+        position += 12 + length
+    return chunks
+
+
 def mpo_photo(width: int = 64, height: int = 48) -> bytes:
     """A camera-style JPEG with a second picture (MPO), as many phones and cameras save."""
     first, second = gradient_image(width, height, seed=1), gradient_image(width, height, seed=2)

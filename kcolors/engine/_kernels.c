@@ -682,11 +682,8 @@ static double nearest_other(const centers_t *c, int j) {
     return nearest;
 }
 
-/* Take new positions of the centres (same k). `moved` (or NULL: unknown) is how far each
- * centre moved, `most` the largest of those. A row whose centre and neighbours crept only a
- * little keeps its order, and its slack grows by the most any distance in it can have shrunk;
- * the others are sorted again. */
-static void centers_update(centers_t *c, const double *rows, const double *moved, double most) {
+/* The centres' positions: `rows` (borrowed), and the same by dimension. */
+static void set_rows(centers_t *c, const double *rows) {
     const int k = c->k, d = c->d;
     c->rows = rows;
     for (int j = 0; j < k; j++) {
@@ -694,6 +691,15 @@ static void centers_update(centers_t *c, const double *rows, const double *moved
             c->by_dim[a * k + j] = rows[j * d + a];
         }
     }
+}
+
+/* Take new positions of the centres (same k). `moved` (or NULL: unknown) is how far each
+ * centre moved, `most` the largest of those. A row whose centre and neighbours crept only a
+ * little keeps its order, and its slack grows by the most any distance in it can have shrunk;
+ * the others are sorted again. */
+static void centers_update(centers_t *c, const double *rows, const double *moved, double most) {
+    const int k = c->k, d = c->d;
+    set_rows(c, rows);
     if (!c->sorted) {
         for (int j = 0; j < k; j++) {
             double nearest = INFINITY;
@@ -787,12 +793,7 @@ static int centers_init(centers_t *c, const double *rows, int k, int d) {
         centers_free(c);
         return -1;
     }
-    c->rows = rows;
-    for (int j = 0; j < k; j++) {
-        for (int a = 0; a < d; a++) {
-            c->by_dim[a * k + j] = rows[j * d + a];
-        }
-    }
+    set_rows(c, rows);
     for (int j = 0; j < k; j++) {
         int32_t *order = c->order + (size_t)j * k;
         double *gap = c->gap + (size_t)j * k;
@@ -801,8 +802,8 @@ static int centers_init(centers_t *c, const double *rows, int k, int d) {
             order[t] = t;
         }
         merge_sort(gap, order, key_tmp, index_tmp, k);
-        for (int t = 0; t < k; t++) { /* the same square roots as resort_row takes */
-            gap[t] = sqrt(sq_dist(rows + j * d, rows + order[t] * d, d));
+        for (int t = 0; t < k; t++) {
+            gap[t] = sqrt(gap[t]);
         }
         c->half_gap[j] = 0.5 * nearest_other(c, j);
     }

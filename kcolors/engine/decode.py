@@ -21,6 +21,7 @@ from kcolors.engine.formats import (
     input_format,
     may_be_heic,
 )
+from kcolors.engine.png import chunks
 from kcolors.errors import CorruptImage, EmptyImage, ImageTooLarge, UnsupportedFormat
 
 if TYPE_CHECKING:
@@ -149,19 +150,14 @@ def decode_plain_png(data: bytes, image: Image.Image) -> np.ndarray | None:
 def _may_be_oriented(png: bytes) -> bool:
     """Whether a PNG has a chunk that may orient it (walking the chunks' headers only; a
     damaged chunk list counts as yes, and Pillow then decides)."""
-    position = 8
-    while position + 8 <= len(png):
-        length = int.from_bytes(png[position : position + 4], "big")
-        kind = png[position + 4 : position + 8]
+    for kind, data in chunks(png):
         if kind == b"eXIf":
             return True
-        if kind in _PNG_TEXT_CHUNKS:
-            keyword = png[position + 8 : position + 8 + min(length, 80)].split(b"\0", 1)[0]
-            if keyword in _PNG_ORIENTING_KEYWORDS:
-                return True
+        keyword = bytes(data[:80]).split(b"\0", 1)[0]
+        if kind in _PNG_TEXT_CHUNKS and keyword in _PNG_ORIENTING_KEYWORDS:
+            return True
         if kind == b"IEND":
             return False
-        position += 12 + length
     return True
 
 

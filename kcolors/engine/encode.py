@@ -13,6 +13,7 @@ from PIL import Image, PngImagePlugin
 from zlib_ng import zlib_ng
 
 from kcolors.engine import kernels
+from kcolors.engine.png import SIGNATURE, chunk, chunks
 
 OUTPUT_FORMATS = {"png": ("image/png", "png"), "webp": ("image/webp", "webp")}
 # zlib levels for palette PNGs by size class, measured on the benchmark's photos and mosaics
@@ -157,15 +158,15 @@ def unfiltered_png(indices: np.ndarray, palette: np.ndarray, level: int) -> byte
         parts.append(compressor.compress(rows.data))
     parts.append(compressor.flush())
     header = struct.pack(">IIBBBBB", width, height, bits, 3, 0, 0, 0)  # colour type 3: palette
-    chunks = [_chunk(b"IHDR", header), _chunk(b"sRGB", b"\x00")]  # perceptual, as _SRGB_PNG_CHUNK
-    chunks.append(_chunk(b"PLTE", np.ascontiguousarray(palette[:, :3]).tobytes()))
+    written = [chunk(b"IHDR", header), chunk(b"sRGB", b"\x00")]  # perceptual, as _SRGB_PNG_CHUNK
+    written.append(chunk(b"PLTE", np.ascontiguousarray(palette[:, :3]).tobytes()))
     if palette.shape[1] == 4:
         alpha = palette[:, 3]
         not_opaque = np.flatnonzero(alpha != 255)
         if not_opaque.size:  # tRNS up to the last entry that is not opaque
-            chunks.append(_chunk(b"tRNS", alpha[: not_opaque[-1] + 1].tobytes()))
-    chunks += [_chunk(b"IDAT", b"".join(parts)), _chunk(b"IEND", b"")]
-    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
+            written.append(chunk(b"tRNS", alpha[: not_opaque[-1] + 1].tobytes()))
+    written += [chunk(b"IDAT", b"".join(parts)), chunk(b"IEND", b"")]
+    return SIGNATURE + b"".join(written)
 
 
 def _redeflated(png: bytes, level: int) -> bytes:
@@ -176,18 +177,13 @@ def _redeflated(png: bytes, level: int) -> bytes:
     before: list[bytes] = []
     parts: list[bytes] = []
     after: list[bytes] = []
-    position = 8
-    while position < len(png):
-        (length,) = struct.unpack(">I", png[position : position + 4])
-        kind = png[position + 4 : position + 8]
-        whole = png[position : position + 12 + length]
+    for kind, data in chunks(png):
         if kind == b"IDAT":
-            parts.append(deflater.compress(inflater.decompress(whole[8:-4])))
+            parts.append(deflater.compress(inflater.decompress(data)))
         else:
-            (after if parts else before).append(whole)
-        position += 12 + length
+            (after if parts else before).append(chunk(kind, bytes(data)))
     parts.append(deflater.flush())
-    return b"".join([png[:8], *before, _chunk(b"IDAT", b"".join(parts)), *after])
+    return b"".join([SIGNATURE, *before, chunk(b"IDAT", b"".join(parts)), *after])
 
 
 def optimize_png(data: bytes, indices: np.ndarray, palette: np.ndarray) -> bytes:
@@ -215,14 +211,9 @@ def eight_bit_png(data: bytes, indices: np.ndarray, palette: np.ndarray) -> byte
 
 def _ancillary_chunks(png: bytes) -> list[tuple[bytes, bytes]]:
     """The ancillary chunks of a PNG (`sRGB`, ...) but `tRNS`, which the palette carries."""
-    chunks, position = [], 8
-    while position < len(png):
-        (length,) = struct.unpack(">I", png[position : position + 4])
-        kind = png[position + 4 : position + 8]
-        if kind[:1].islower() and kind != b"tRNS":
-            chunks.append((kind, png[position + 8 : position + 8 + length]))
-        position += 12 + length
-    return chunks
+    return [
+        (kind, bytes(data)) for kind, data in chunks(png) if kind[:1].islower() and kind != b"tRNS"
+    ]
 
 
 def encode_truecolor_png(pixels: np.ndarray) -> bytes:
@@ -234,10 +225,10 @@ def encode_truecolor_png(pixels: np.ndarray) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
     return b"".join(
         [
-            b"\x89PNG\r\n\x1a\n",
-            _chunk(b"IHDR", header),
-            _chunk(b"IDAT", zlib_ng.compress(rows.data, _TRUECOLOR_LEVEL)),
-            _chunk(b"IEND", b""),
+            SIGNATURE,
+            chunk(b"IHDR", header),
+            chunk(b"IDAT", zlib_ng.compress(rows.data, _TRUECOLOR_LEVEL)),
+            chunk(b"IEND", b""),
         ]
     )
 
@@ -263,8 +254,3 @@ def expand_palette(indices: np.ndarray, palette: np.ndarray) -> np.ndarray:
     """Return the (h, w, 3|4) pixels of a palette image (Pillow's C loop, no index arrays)."""
     mode = "RGBA" if palette.shape[1] == 4 else "RGB"
     return np.asarray(palette_image(indices, palette).convert(mode))
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    """One PNG chunk: length, type, data, CRC."""
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))

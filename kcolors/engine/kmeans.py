@@ -14,6 +14,7 @@ import numpy as np
 from kcolors.engine import kernels
 
 MAX_ITER = 300
+TOL = 1e-4  # scikit-learn's: the centres' total squared shift, in units of the mean variance
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def lloyd(
     centers: np.ndarray,
     *,
     max_iter: int = MAX_ITER,
-    tol: float = 1e-4,
+    tol: float = TOL,
 ) -> KMeansResult:
     """Run weighted Lloyd iterations from `centers` until the centres stop moving.
 
@@ -72,7 +73,7 @@ def weighted_kmeans(
     *,
     rng: np.random.Generator,
     n_init: int = 4,
-    tol: float = 1e-4,
+    tol: float = TOL,
 ) -> KMeansResult:
     """Fit k centres from `n_init` k-means++ seedings and keep the lowest inertia."""
     results = [

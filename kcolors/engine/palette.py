@@ -6,7 +6,7 @@ import numpy as np
 
 from kcolors.engine.colorspace import lab_to_srgb
 from kcolors.engine.histogram import ColorHistogram, ColorLevels, to_features
-from kcolors.engine.kmeans import kmeans_plus_plus, lloyd, nearest_centers, weighted_kmeans
+from kcolors.engine.kmeans import TOL, kmeans_plus_plus, lloyd, nearest_centers, weighted_kmeans
 
 N_INIT = 16  # k-means++ seedings, each converged on the coarse bins, up to k = 16
 N_REFINED = 2  # the best seedings that go on to the fine bins
@@ -86,7 +86,7 @@ def refine_centers(levels: ColorLevels, k: int, centers: np.ndarray) -> np.ndarr
     last = levels.exact if k >= EXACT_FROM_K or levels.near is None else levels.near
     if last is finer:
         return centers
-    tol = EXACT_TOL if last is levels.exact else 1e-4
+    tol = EXACT_TOL if last is levels.exact else TOL
     return lloyd(last.points, last.weights, centers, tol=tol).centers
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import tempfile
@@ -25,12 +24,12 @@ from typing import Any
 from PIL import Image
 
 from kcolors.engine.params import QuantizeParams
+from tests.benchmarks.pinning import pin_to_one_core
 from tests.benchmarks.quantize_bench import RESULTS, grid_image, sample_photos
 
 TARGETS = (30.0, 35.0, 40.0, 60.0, 80.0)
 SIZES = ("1", "3", "12")
 DEFAULT_OUTPUT = RESULTS / "autok_bench.json"
-_PINNED = "_AUTOK_BENCH_PINNED"
 
 
 def engine_job(data: bytes, params: QuantizeParams) -> tuple[float, dict[str, Any]]:
@@ -85,18 +84,6 @@ def table(cases: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def pin_to_one_core(cpu: int | None) -> None:
-    """Re-execute this benchmark on one core with single-threaded BLAS and OpenMP."""
-    if os.environ.get(_PINNED) == "1":
-        return
-    allowed = sorted(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {allowed[0] if cpu is None else cpu})
-    env = dict(os.environ, _AUTOK_BENCH_PINNED="1", OMP_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")  # fmt: skip
-    argv = [sys.executable, "-m", "tests.benchmarks.autok_bench", *sys.argv[1:]]
-    os.execve(sys.executable, argv, env)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
@@ -107,7 +94,7 @@ def main() -> None:
         "--targets", type=lambda s: [float(t) for t in s.split(",")], default=list(TARGETS)
     )
     args = parser.parse_args()
-    pin_to_one_core(args.cpu)
+    pin_to_one_core(args.cpu, "tests.benchmarks.autok_bench")
     photos = sample_photos()
     cases = []
     with tempfile.TemporaryDirectory() as scratch:

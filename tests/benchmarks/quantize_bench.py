@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import platform
 import shutil
 import subprocess
@@ -44,6 +43,7 @@ import numpy as np
 from PIL import Image
 
 from kcolors.engine.params import QuantizeParams
+from tests.benchmarks.pinning import pin_to_one_core
 
 KS = (2, 8, 16, 32, 64, 256)
 # size name -> (width, height, tile size or None for one photo resized, photo for one photo)
@@ -59,7 +59,6 @@ FOLDER_SIZE = (632, 474)  # 0.3 MP
 RESULTS = Path(__file__).parent / "results"
 DEFAULT_OUTPUT = RESULTS / "quantize_bench.json"
 KMEANS_CACHE = RESULTS / "full_kmeans_psnr.json"
-_PINNED = "_QUANTIZE_BENCH_PINNED"
 
 
 def sample_photos() -> dict[str, np.ndarray]:
@@ -564,21 +563,6 @@ def targets(cases: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any
     return result
 
 
-def pin_to_one_core(cpu: int | None) -> None:
-    """Re-execute this benchmark on one core with single-threaded BLAS and OpenMP."""
-    if os.environ.get(_PINNED) == "1":
-        return
-    allowed = sorted(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {allowed[0] if cpu is None else cpu})
-    env = dict(os.environ, _QUANTIZE_BENCH_PINNED="1", OMP_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")  # fmt: skip
-    os.execve(
-        sys.executable,
-        [sys.executable, "-m", "tests.benchmarks.quantize_bench", *sys.argv[1:]],
-        env,
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
@@ -604,7 +588,7 @@ def main() -> None:
     parser.add_argument("--dither", action="store_true", help="dithered jobs against pngquant's")
     parser.add_argument("--no-plain", action="store_true", help="only the dithered cases")
     args = parser.parse_args()
-    pin_to_one_core(args.cpu)
+    pin_to_one_core(args.cpu, "tests.benchmarks.quantize_bench")
     # pngquant's outputs carry a tRNS chunk; converting them to RGB is what is meant here.
     warnings.filterwarnings("ignore", "Palette images with Transparency", UserWarning)
     if shutil.which("pngquant") is None:

@@ -1,3 +1,4 @@
+import functools
 import io
 import struct
 import zlib
@@ -253,6 +254,7 @@ def test_a_grey_picture_with_an_rgb_profile_keeps_its_greys():
 
 # Plain 8-bit RGB(A) PNGs go to libspng; every other PNG, and any PNG that could carry an
 # orientation, to Pillow. Both must give the same pixels.
+@functools.cache
 def _png_cases() -> dict[str, tuple[bytes, bool]]:
     photo = noisy_photo()
     rgba = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])

@@ -16,7 +16,7 @@ from kcolors.engine.encode import (
 )
 from kcolors.engine.params import QuantizeParams
 from kcolors.engine.quantize import quantize_image
-from tests.images import chelsea_png, decode
+from tests.images import chelsea_png, decode, png_chunks
 
 
 def png_bit_depth(data: bytes) -> int:
@@ -63,17 +63,6 @@ def test_truecolor_png_round_trips(channels, mode):
     image = decode(encode_truecolor_png(pixels))
     assert image.format == "PNG" and image.mode == mode
     assert np.array_equal(np.asarray(image), pixels)
-
-
-def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    """A PNG's chunks, (type, data), in order."""
-    chunks, position = [], 8
-    while position < len(data):
-        length = int.from_bytes(data[position : position + 4], "big")
-        kind, body = data[position + 4 : position + 8], data[position + 8 : position + 8 + length]
-        chunks.append((kind, body))
-        position += 12 + length
-    return chunks
 
 
 def png_chunk_types(data: bytes) -> list[bytes]:
