@@ -77,7 +77,7 @@ class ChangeWaiter:
     """
 
     def __init__(self, client: redis.Redis, job_id: str) -> None:
-        self._pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
         self._pubsub.subscribe(channel(job_id))
 
     def wait(self, timeout: float) -> dict[str, Any] | None:
