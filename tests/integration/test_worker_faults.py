@@ -95,7 +95,9 @@ def test_a_job_past_the_time_limit_fails_once_and_does_not_loop(
     worker = start_worker(settings, app=app)
     server = start_live_server(settings)
     storage = open_storage(settings)
-    job = submit_image(server.url, slow_png(), k=HEAVY_KS)
+    # 1.4 MP at eight k: several seconds of work, well past the 2 s hard limit (the 0.64-MP
+    # photo had come down to 1.9 s).
+    job = submit_image(server.url, slow_png(1200), k=HEAVY_KS)
 
     document = wait_for_document(storage, job["id"], ["succeeded", "failed"], timeout=60)
     assert document["status"] == "failed", document
