@@ -1,33 +1,44 @@
 # One entry point for humans and CI. `make run` installs what the service runs and starts it;
 # `make test` installs what the suite needs (test tools included), then runs it.
+#
+# Every install takes exactly the versions uv.lock pins, with their hashes (`uv sync --locked`
+# also fails when pyproject.toml was changed without `make lock`). docs/OPERATIONS.md,
+# "Dependencies", says how to upgrade.
 VENV ?= .venv
+PYTHON ?= python3
 PY := $(VENV)/bin/python
+# uv itself lives apart from the venv it fills (a sync removes what the lock does not name), at
+# the version and hashes uv.lock gives it.
+UV_DIR := build/uv
+UV := $(UV_DIR)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+SYNC := $(UV) sync --locked --quiet
 
-.PHONY: install setup system-deps node-deps test test-containers lint run bench audit
+.PHONY: install setup system-deps node-deps test test-containers lint run bench audit lock upgrade
 
-$(PY):
-	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-
-INSTALLED := $(VENV)/.kcolors-installed
+$(UV): uv.lock
+	rm -rf $(UV_DIR) && mkdir -p build
+	$(PYTHON) scripts/locked.py uv > build/uv.txt
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --require-hashes --no-deps \
+		--target $(UV_DIR) -r build/uv.txt
+	touch $@
 
 # The service alone: the Python package and its runtime dependencies, and what building its
 # C kernels needs (a compiler and the Python headers, installed from Debian when missing).
-# Done again only when pyproject.toml or the kernels change.
-install: $(INSTALLED)
-
-$(INSTALLED): $(PY) pyproject.toml kcolors/engine/_kernels.c
-	PYTHON=$(PY) bash scripts/build-deps.sh
-	$(PY) -m pip install --quiet -e .
-	touch $@
+# Inexact: a venv that `make setup` filled keeps its test tools.
+install: $(UV)
+	PYTHON=$(PYTHON) bash scripts/build-deps.sh
+	$(SYNC) --inexact
 
 # Everything the tests and benchmarks need: dev dependencies, Debian's tools (pngquant, Chromium,
 # nginx, ...) and s3rver.
-setup: $(PY) system-deps node-deps
-	$(PY) -m pip install --quiet -e '.[dev]'
+setup: $(UV) system-deps node-deps
+	$(SYNC) --extra dev
 
 system-deps:
-	PYTHON=$(PY) bash scripts/install-system-deps.sh
+	PYTHON=$(PYTHON) bash scripts/install-system-deps.sh
 
 # s3rver for the presigned-URL expiry test, at the version its lockfile pins.
 node-deps: system-deps
@@ -53,6 +64,16 @@ test-containers: setup
 run: install
 	$(VENV)/bin/kcolors up $(if $(PORT),--port $(PORT))
 
-# Known vulnerabilities in the installed dependencies: fails on one, warns when no service answers.
+# Known vulnerabilities in the locked set (what ships and what CI runs, not what happens to be
+# installed): fails on one, warns when no service answers.
 audit: setup
-	$(PY) scripts/audit.py
+	$(UV) export --frozen --all-extras --no-emit-project --quiet -o build/audit-requirements.txt
+	$(PY) scripts/audit.py build/audit-requirements.txt
+
+# The lock: `make lock` after editing pyproject.toml's dependencies (keeps every other pin);
+# `make upgrade` takes the newest versions the ranges allow. Both rewrite uv.lock only.
+lock: $(UV)
+	$(UV) lock
+
+upgrade: $(UV)
+	$(UV) lock --upgrade

@@ -1,4 +1,7 @@
-"""`make audit`: check the installed dependencies for known vulnerabilities with pip-audit.
+"""`make audit`: check the locked dependencies for known vulnerabilities with pip-audit.
+
+The set audited is uv.lock's, exported with its hashes (`uv export`, see the Makefile): what
+the image and every install run, not whatever this venv happens to hold.
 
 Exit 1 when a vulnerability is found. When no vulnerability service answers (no network, or a
 service that knows none of our packages), say so loudly and exit 0: an unaudited run must not
@@ -19,11 +22,13 @@ MIN_AUDITED_SHARE = 0.5
 BANNER = "=" * 78
 
 
-def run_pip_audit(service: str) -> dict | None:
-    """Audit this environment against `service`; return pip-audit's report, or None on error."""
+def run_pip_audit(requirements: Path, service: str) -> dict | None:
+    """Audit the pinned, hashed `requirements` against `service`; return pip-audit's report, or
+    None on error. Nothing is resolved or installed: the file is the whole set."""
     with tempfile.TemporaryDirectory() as directory:
         report = Path(directory, "report.json")
-        command = [sys.executable, "-m", "pip_audit", "--local", "--skip-editable",
+        command = [sys.executable, "-m", "pip_audit", "--requirement", str(requirements),
+                   "--require-hashes", "--disable-pip", "--no-deps",
                    "--vulnerability-service", service, "--format", "json", "--output", str(report),
                    "--progress-spinner", "off", "--timeout", "20"]  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -50,10 +55,12 @@ def assess(report: dict) -> tuple[str, list[str]]:
     return "clean", lines
 
 
-def main() -> int:
-    """Audit with the first service that answers; return the exit status."""
+def main(argv: list[str]) -> int:
+    """Audit the requirements file argv[0] with the first service that answers; return the exit
+    status."""
+    [requirements] = argv
     for service in SERVICES:
-        report = run_pip_audit(service)
+        report = run_pip_audit(Path(requirements), service)
         if report is None:
             continue
         verdict, lines = assess(report)
@@ -73,4 +80,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -17,8 +17,9 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
+
+from tests.lock import runtime_requirements
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -96,15 +97,21 @@ def make_debian_base() -> None:
 
 
 def requirements() -> list[str]:
-    """The runtime dependencies, as deploy/Dockerfile reads them: pyproject.toml's list."""
-    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    """What deploy/Dockerfile installs: the lock's runtime set and, pinned by the same lock, uv
+    (which exports that set) and setuptools (which builds the project), each with its hashes."""
+    pins = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "locked.py"), "uv", "setuptools"],
+        capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    return [*runtime_requirements(), *pins]
 
 
 def download_wheelhouse() -> None:
-    """Wheels of every runtime dependency (and the build backend), downloaded by the Python of
-    the base image so that markers such as `python_full_version < "3.11.3"` are judged by it."""
+    """Wheels of every file deploy/Dockerfile installs, downloaded by the Python of the base
+    image so that markers such as `python_full_version < "3.11.3"` are judged by it, and checked
+    against the lock's hashes as the image's own install checks them."""
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
-    (WHEELHOUSE / "requirements.txt").write_text("\n".join([*requirements(), "setuptools>=77"]))
+    (WHEELHOUSE / "requirements.txt").write_text("\n".join(requirements()) + "\n")
     certificates = os.environ.get("PIP_CERT", "/etc/ssl/certs/ca-certificates.crt")
     podman(
         "run", "--rm", "--network", "host",
@@ -113,7 +120,8 @@ def download_wheelhouse() -> None:
         "-e", "PIP_CERT=/etc/ssl/certs/host-ca.crt",
         PYTHON, "sh", "-c",
         "python -m venv /tmp/venv && /tmp/venv/bin/pip download --quiet "
-        "--disable-pip-version-check --dest /wheelhouse -r /wheelhouse/requirements.txt",
+        "--disable-pip-version-check --require-hashes --no-deps --dest /wheelhouse "
+        "-r /wheelhouse/requirements.txt",
     )  # fmt: skip
 
 

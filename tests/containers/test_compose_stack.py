@@ -25,6 +25,7 @@ from tests.containers.stack import ComposeStack
 from tests.fixtures.faults import slow_png
 from tests.fixtures.jobs import submit_image
 from tests.images import gradient_png
+from tests.lock import canonical, locked_versions
 
 pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -111,6 +112,25 @@ def test_the_image_is_small_runs_as_non_root_and_checks_its_health(stack, report
     [web] = stack.containers("web", include_stopped=False)
     assert podman("healthcheck", "run", web, check=False).returncode == 0
     report["image_mb"] = round(image_size(KCOLORS) / 1e6)
+
+
+def test_the_image_holds_exactly_the_locked_versions(container_images):
+    """Every distribution in the image is at a version uv.lock pins, the five that decide the
+    service's behaviour among them."""
+    probe = (
+        "import importlib.metadata as m, json; "
+        "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+    )
+    installed = json.loads(podman("run", "--rm", KCOLORS, "python", "-c", probe).stdout)
+    installed = {canonical(name): version for name, version in installed.items()}
+    locked = locked_versions()
+    assert {"celery", "kombu", "redis", "numpy", "pillow"} <= set(installed)
+    off_lock = {
+        name: version
+        for name, version in installed.items()
+        if name != "kcolors" and version not in locked.get(name, set())
+    }
+    assert off_lock == {}, off_lock
 
 
 def test_thirty_jobs_all_succeed_and_each_of_three_workers_ran_some(stack, report):

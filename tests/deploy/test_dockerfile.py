@@ -4,6 +4,7 @@ and runs it for real where podman can start containers."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 from dockerfile_parse import DockerfileParser
 
 from tests.deploy.manifests import DOCKERFILE, REPO, check_kcolors_command
+from tests.lock import UV, runtime_requirements
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 
@@ -51,23 +53,41 @@ def test_base_is_a_slim_python_matching_requires_python(instructions):
 def test_dependencies_have_their_own_layer_before_the_code(instructions):
     names = [name for name, _ in instructions]
     first_copy = names.index("COPY")
-    assert instructions[first_copy][1] == "pyproject.toml ./"
+    assert instructions[first_copy][1] == "pyproject.toml uv.lock scripts/locked.py ./"
     dependency_step = instructions[first_copy + 1]
     assert dependency_step[0] == "RUN" and "-r requirements.txt" in dependency_step[1]
     code_copies = [i for i, (name, _) in enumerate(instructions) if name == "COPY"][1:]
     assert code_copies and min(code_copies) > first_copy + 1
 
 
-def test_dependency_step_installs_exactly_pyprojects_dependencies(instructions, tmp_path):
-    run = next(value for name, value in instructions if name == "RUN" and "tomllib" in value)
-    argv = shlex.split(run.split(">", 1)[0])
-    argv = argv[argv.index("-c") - 1 :]
-    assert argv[:2] == ["python3", "-c"]
-    shutil.copy(REPO / "pyproject.toml", tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-c", argv[2]], cwd=tmp_path, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.split("\n")[:-1] == PYPROJECT["project"]["dependencies"]
+def dependency_commands(instructions) -> list[list[str]]:
+    """The dependency step's commands, split at `&&`, with the build arguments' `${...}` left
+    out (the offline flags)."""
+    run = next(value for name, value in instructions if name == "RUN" and "uv export" in value)
+    run = re.sub(r"\$\{[^}]*\}", "", run.split(None, 1)[1] if run.startswith("--") else run)
+    return [shlex.split(part) for part in run.split("&&")]
+
+
+def test_dependency_step_installs_the_locked_runtime_set_with_hashes(instructions, tmp_path):
+    """Replayed here on the files it copies: the pins it gives pip are the lock's runtime set
+    (`uv export`, as tests/lock.py takes it) and the lock's setuptools, all hash-checked."""
+    commands = dependency_commands(instructions)
+    pins, install_uv, export, append, install, _ = commands
+    assert pins[:2] == ["python3", "locked.py"] and "--require-hashes" in install_uv
+    assert "--require-hashes" in install and "--no-deps" in install
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copy(REPO / name, tmp_path)
+    shutil.copy(REPO / "scripts" / "locked.py", tmp_path)
+    pinned = subprocess.run(
+        [sys.executable, *pins[1:pins.index(">")]], cwd=tmp_path, capture_output=True, text=True,
+        check=True,
+    ).stdout  # fmt: skip
+    assert [line.split("==")[0] for line in pinned.splitlines()] == ["uv", "setuptools"]
+    assert export[0] == "/tmp/uv/bin/uv" and export[1] == "export" and "--frozen" in export
+    assert "--no-dev" in export and "--no-emit-project" in export
+    subprocess.run([str(UV), *export[1:]], cwd=tmp_path, capture_output=True, check=True)
+    assert (tmp_path / "requirements.txt").read_text().splitlines() == runtime_requirements()
+    assert append[:2] == ["grep", "^setuptools=="] and append[-2:] == [">>", "requirements.txt"]
 
 
 def test_the_copied_files_install_and_run(instructions, tmp_path):
@@ -88,7 +108,7 @@ def test_the_copied_files_install_and_run(instructions, tmp_path):
             "install",
             "--quiet",
             "--no-deps",
-            "--no-build-isolation",
+            "--no-build-isolation",  # as the image builds it, with the lock's setuptools
             "--target",
             str(target),
             str(context),
