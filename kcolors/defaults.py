@@ -21,6 +21,9 @@ OPTIMIZE_EXTRA_WORK_OUTPUTS = 5
 # Submissions per client (token, or address) in a window, as Flask-Limiter reads it; "" turns
 # the limit off.
 RATE_LIMIT = "120/minute"
+# Wrong API tokens (bearer or sign-in form) per address and per token prefix, in a moving
+# window: past it, every try is refused with 429 until the window has room again.
+AUTH_FAILURE_LIMIT = "10/minute"
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 STORAGE_URL = "file://./kcolors-data"

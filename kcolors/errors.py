@@ -44,6 +44,14 @@ class ImageTooLarge(KcolorsError):
     http_status = 413
 
 
+class ImageTooComplex(KcolorsError):
+    """A file whose structure no real encoder writes and that would take far longer to read
+    than its size suggests (thousands of progressive scans, megabytes of metadata)."""
+
+    code = "image_too_complex"
+    http_status = 422
+
+
 class WorkBudgetExceeded(KcolorsError):
     code = "work_budget_exceeded"
     http_status = 422
@@ -52,6 +60,18 @@ class WorkBudgetExceeded(KcolorsError):
 class RateLimited(KcolorsError):
     code = "rate_limited"
     http_status = 429
+
+
+class TooManyFailedSignIns(KcolorsError):
+    """Too many wrong tokens from one address, or for one token prefix: guessing is locked out
+    for `retry_after` seconds."""
+
+    code = "too_many_failures"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class CorruptImage(KcolorsError):

@@ -10,11 +10,13 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kcolors.jobs.settings import Settings
+from web.bounded_json import BoundedRequest
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create the web app: defaults, then `KCOLORS_*` settings, then the test config."""
     app = Flask(__name__)
+    app.request_class = BoundedRequest
     settings = (test_config or {}).get("KCOLORS_SETTINGS") or Settings.from_env()
     app.config.from_mapping(
         KCOLORS_SETTINGS=settings,
@@ -26,10 +28,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from web import api, auth, batches, health, limits, metrics, pages, waiting
+    from web import api, auth, batches, health, limits, metrics, pages, security, waiting
     from web.errors import register_error_handlers
 
     register_error_handlers(app)
+    security.init_app(app)
     auth.init_app(app)
     waiting.init_app(app)
     app.register_blueprint(health.bp)

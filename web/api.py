@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import mimetypes
-
-from flask import Blueprint, Response, jsonify, redirect, request, send_file, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 
 from kcolors import defaults
 from kcolors.engine.params import whole_number
-from kcolors.errors import InvalidParameter, ObjectNotFound, ResultNotFound
+from kcolors.errors import InvalidParameter, ResultNotFound
 from kcolors.jobs.events import document_etag
 from kcolors.jobs.job import list_jobs, load_job, result_filename
-from kcolors.jobs.storage import LocalStorage
 from web.auth import client_owner
 from web.documents import public_document
+from web.files import serve_file
 from web.openapi import openapi_document
 from web.services import cancel_job, get_settings, get_storage, submit_job
 from web.submission import parse_submission
@@ -97,34 +95,15 @@ def get_result(job_id: str, k: int) -> Response:
             name = (
                 result_filename(job.id, k, result["key"]) if request.args.get("download") else None
             )
-            return serve_object(result["key"], download_name=name)
+            return serve_file(result["key"], result.get("format"), download_name=name)
     raise ResultNotFound(f"job {job_id} has no result for k={k} (status {job.status.value})")
 
 
 @bp.get("/jobs/<job_id>/input")
 def get_input(job_id: str) -> Response:
-    """Serve the job's input image."""
-    return serve_object(load_job(get_storage(), job_id).input["key"])
-
-
-def serve_object(key: str, download_name: str | None = None) -> Response:
-    """Redirect to a short-lived URL for `key`, or stream it when storage has no URLs."""
-    storage = get_storage()
-    if isinstance(storage, LocalStorage):
-        path = storage.path(key)
-        if not path.is_file():
-            raise ObjectNotFound(f"no object at {key!r}")
-        return send_file(
-            path,
-            mimetype=mimetypes.guess_type(key)[0],
-            max_age=0,
-            as_attachment=download_name is not None,
-            download_name=download_name,
-        )
-    if not storage.exists(key):
-        raise ObjectNotFound(f"no object at {key!r}")
-    expires = get_settings().presign_expires
-    return redirect(storage.url(key, expires, download_name=download_name), code=302)
+    """Serve the job's input image (as the format kcolors decoded it as; web/files.py)."""
+    job = load_job(get_storage(), job_id)
+    return serve_file(job.input["key"], job.input.get("format"))
 
 
 @bp.get("/openapi.json")

@@ -1,9 +1,11 @@
 """Optional tokens (`KCOLORS_API_TOKENS`); everything is open when none are set.
 
 With tokens, programs send one as a bearer token and people sign in once on the pages (the
-session cookie keeps who they are, never the token). Each token is a client, its *owner* id a
-hash of the token: jobs remember their owner, listings show a client its own jobs, and reuse
-stays within one client's work. Reading one job by its id stays open: the id is the capability.
+session cookie holds a session id that the server can end, never the token: web/sessions.py).
+Each token is a client, its *owner* id a hash of the token: jobs and batches remember their
+owner, listings show a client its own, and reuse stays within one client's work. Reading one
+job by its id stays open: the id is the capability. Wrong tokens are throttled
+(web/guessing.py). docs/API.md, "Who can see what", has the whole table.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import hashlib
 import hmac
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import PasswordField
 from wtforms.validators import InputRequired
 
-from kcolors.errors import Unauthorized
+from kcolors.errors import TooManyFailedSignIns, Unauthorized
+from web import guessing, sessions
 from web.services import get_settings
 
 # Reading one job by its id stays open: the id is an unguessable capability (80 random bits),
@@ -26,6 +29,9 @@ from web.services import get_settings
 OPEN_ENDPOINTS = {"api.get_job", "api.get_result", "api.get_input", "api.openapi"}
 # Pages that create or list jobs: signed-in clients only, when tokens are set.
 SIGNED_IN_PAGES = {"pages.index", "pages.submit", "pages.job_list", "pages.cancel"}
+
+# A path on this site, as pages link to them; anything longer is not one of ours.
+MAX_NEXT_CHARS = 512
 
 bp = Blueprint("auth", __name__)
 
@@ -36,15 +42,19 @@ def owner_id(token: str) -> str:
 
 
 def client_owner() -> str | None:
-    """The owner of this request (a valid bearer token, or a signed-in session), if any."""
+    """The owner of this request (a valid bearer token, or a live signed-in session), if any."""
     tokens = get_settings().api_tokens
     if not tokens:
         return None
     token = bearer_token()
     if token is not None and token_is_valid(token, tokens):
         return owner_id(token)
-    owner = session.get("owner")
-    return owner if isinstance(owner, str) else None
+    return sessions.current_owner(configured_owners(tokens))
+
+
+def configured_owners(tokens: tuple[str, ...]) -> set[str]:
+    """The clients the configured tokens stand for: a session of any other has ended."""
+    return {owner_id(token) for token in tokens}
 
 
 def bearer_token() -> str | None:
@@ -64,15 +74,21 @@ def require_api_token() -> None:
     tokens = get_settings().api_tokens
     if not tokens or not request.path.startswith("/api/") or request.endpoint in OPEN_ENDPOINTS:
         return
-    if not token_is_valid(bearer_token(), tokens):
+    token = bearer_token()
+    if token is not None:
+        guessing.refuse_if_locked_out(token)
+    if not token_is_valid(token, tokens):
+        if token is not None:  # a wrong token is a guess; no token at all is not
+            guessing.count_failure(token)
         raise Unauthorized("send a valid API token as `Authorization: Bearer <token>`")
 
 
 def require_sign_in() -> Response | None:
     """Send a visitor of a page that creates or lists jobs to the sign-in form first."""
-    if not get_settings().api_tokens or request.endpoint not in SIGNED_IN_PAGES:
+    tokens = get_settings().api_tokens
+    if not tokens or request.endpoint not in SIGNED_IN_PAGES:
         return None
-    if session.get("owner"):
+    if sessions.current_owner(configured_owners(tokens)):
         return None
     return redirect(url_for("auth.sign_in", next=request.path), code=303)
 
@@ -88,10 +104,17 @@ def sign_in() -> Response | tuple[str, int] | str:
     """Ask for a token; a valid one signs the browser in as that token's client."""
     form = SignInForm()
     if form.validate_on_submit():
-        if token_is_valid(form.token.data, get_settings().api_tokens):
-            session.clear()  # a fresh session for the new identity
-            session["owner"] = owner_id(form.token.data or "")
+        token = form.token.data or ""
+        try:
+            guessing.refuse_if_locked_out(token)
+        except TooManyFailedSignIns as exc:
+            form.token.errors = [exc.message]
+            page = render_template("signin.html", form=form)
+            return Response(page, 429, {"Retry-After": str(exc.retry_after)})
+        if token_is_valid(token, get_settings().api_tokens):
+            sessions.start(owner_id(token))  # a new session id for the new identity
             return redirect(safe_next(request.args.get("next")), code=303)
+        guessing.count_failure(token)
         form.token.errors = ["That token is not one of this service's tokens."]
         return render_template("signin.html", form=form), 401
     status = 400 if form.errors else 200
@@ -100,15 +123,23 @@ def sign_in() -> Response | tuple[str, int] | str:
 
 @bp.post("/signout")
 def sign_out() -> Response:
-    """Forget who this browser is."""
-    session.clear()
+    """Forget who this browser is, here and on the server (a copied cookie ends too)."""
+    sessions.end()
     return redirect(url_for("pages.index"), code=303)
 
 
 def safe_next(target: str | None) -> str:
     """Where to go after signing in: a path on this site only (no open redirect)."""
-    # Browsers read `/\host` as `//host`: no backslash at all.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # Browsers read `/\host` as `//host`: no backslash at all. No control character either: a
+    # CR or LF would end the `Location` header (werkzeug refuses it with a 500).
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+        and len(target) <= MAX_NEXT_CHARS
+    ):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:
             return target

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
 from flask import Blueprint, Response, request, url_for
 
 from kcolors.errors import (
@@ -33,7 +31,7 @@ from kcolors.jobs.creation import probe
 from kcolors.jobs.job import now_iso
 from web.auth import client_owner
 from web.documents import PRIVATE_FIELDS
-from web.services import enqueue_task, get_redis, get_settings, get_storage
+from web.services import enqueue_task, get_redis, get_settings, get_storage, upload_name
 from web.submission import form_params, json_body, json_params, source_key
 
 bp = Blueprint("batches", __name__, url_prefix="/api")
@@ -77,7 +75,7 @@ def batch_from_uploads() -> Batch:
     uploads = []
     for number, file in enumerate(files):
         data = file.read()
-        name = PurePosixPath(file.filename or f"image-{number}").name
+        name = upload_name(file.filename) or f"image-{number}"
         try:
             probed = probe(data, settings)
         except KcolorsError as exc:
@@ -108,10 +106,8 @@ def batch_view(batch: Batch) -> dict:
 @bp.delete("/batches/<batch_id>")
 def cancel_batch(batch_id: str) -> tuple[dict, int]:
     """Cancel every job of the batch that has not finished (and any it has yet to make)."""
-    storage, owner = get_storage(), client_owner()
-    batch = load_batch(storage, batch_id)
-    if owner is not None and batch.owner not in (None, owner):
-        raise BatchNotFound(f"no batch {batch_id!r}")
+    storage = get_storage()
+    batch = load_own_batch(batch_id)
     if summary(batch, item_jobs(storage, batch))["status"] == "finished":
         raise JobFinished(f"batch {batch.id} is finished already: nothing to cancel")
     batch.cancelled_at = now_iso()
@@ -121,16 +117,25 @@ def cancel_batch(batch_id: str) -> tuple[dict, int]:
     return batch_view(batch), 202
 
 
+def load_own_batch(batch_id: str) -> Batch:
+    """A batch of this client: with tokens, another client's batch reads as unknown (a batch
+    belongs to the client that made it, on every route)."""
+    batch, owner = load_batch(get_storage(), batch_id), client_owner()
+    if owner is not None and batch.owner not in (None, owner):
+        raise BatchNotFound(f"no batch {batch_id!r}")
+    return batch
+
+
 @bp.get("/batches/<batch_id>")
 def get_batch(batch_id: str) -> dict:
     """The batch document and its aggregate progress."""
-    return batch_view(load_batch(get_storage(), batch_id))
+    return batch_view(load_own_batch(batch_id))
 
 
 @bp.get("/batches/<batch_id>/report.json")
 def report_json(batch_id: str) -> dict:
     """Every image's statistics, one row per image and k."""
-    batch = load_batch(get_storage(), batch_id)
+    batch = load_own_batch(batch_id)
     jobs = item_jobs(get_storage(), batch)
     return {"batch": batch.id, "summary": summary(batch, jobs), "rows": report_rows(batch, jobs)}
 
@@ -138,7 +143,7 @@ def report_json(batch_id: str) -> dict:
 @bp.get("/batches/<batch_id>/report.csv")
 def report_as_csv(batch_id: str) -> Response:
     """The same report as CSV."""
-    batch = load_batch(get_storage(), batch_id)
+    batch = load_own_batch(batch_id)
     rows = report_rows(batch, item_jobs(get_storage(), batch))
     disposition = f'attachment; filename="kcolors-batch-{batch.id}.csv"'
     return Response(

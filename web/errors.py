@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from flask import Flask, Response, current_app, jsonify, request
+from gunicorn.http.errors import NoMoreData, ParseException
 from werkzeug.exceptions import HTTPException
 
 from kcolors.errors import KcolorsError, RateLimited
@@ -54,7 +55,16 @@ def register_error_handlers(app: Flask) -> None:
         response, status = error_response(exc.http_status, exc.code, exc.message)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="kcolors API"'
+        if getattr(exc, "retry_after", None):
+            response.headers["Retry-After"] = str(exc.retry_after)  # type: ignore[attr-defined]
         return response, status
+
+    @app.errorhandler(ParseException)
+    @app.errorhandler(NoMoreData)
+    def malformed_body(exc: Exception):
+        """gunicorn reads the body as the app does: a bad chunk size, a missing terminator or
+        a body cut short reach Flask as gunicorn's exceptions. They are the client's fault."""
+        return error_response(400, "malformed_body", f"the request body is malformed: {exc}")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
@@ -17,7 +16,6 @@ from kcolors.engine.formats import FORM_ACCEPT, FORMAT_NAMES
 from kcolors.errors import InvalidParameter, JobFinished, KcolorsError
 from kcolors.jobs.creation import probe
 from kcolors.jobs.job import JobStatus, find_jobs, load_job
-from kcolors.jobs.settings import Settings
 from web.auth import client_owner
 from web.chart import human_bytes
 from web.forms import JobForm, sentence
@@ -29,35 +27,6 @@ bp = Blueprint("pages", __name__)
 JOBS_PER_PAGE = 24  # fills rows of 2 and 3 columns
 ERROR_TITLES = {404: "Not found", 422: "Not a valid address", 503: "Temporarily unavailable"}
 CURSOR = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")  # a job id (a ULID)
-
-
-@bp.after_request
-def add_security_headers(response: Response) -> Response:
-    """Let pages load only this site's scripts and styles, and never be framed."""
-    response.headers["Content-Security-Policy"] = "; ".join(
-        [
-            "default-src 'self'",
-            f"img-src {' '.join(image_sources(get_settings()))}",
-            "object-src 'none'",
-            "base-uri 'none'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-        ]
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    # Job ids in page URLs are capabilities: do not hand them to the storage's host.
-    response.headers["Referrer-Policy"] = "same-origin"
-    return response
-
-
-def image_sources(settings: Settings) -> list[str]:
-    """Return where pages may load images from: here, previews, and presigned storage URLs."""
-    sources = ["'self'", "data:", "blob:"]
-    if settings.storage_url.startswith("s3://"):
-        public = settings.s3_public_url or settings.s3_endpoint_url
-        endpoint = urlsplit(public or "https://*.amazonaws.com")
-        sources.append(f"{endpoint.scheme}://{endpoint.netloc}")
-    return sources
 
 
 @bp.app_template_filter("human_bytes")

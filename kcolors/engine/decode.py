@@ -21,6 +21,7 @@ from kcolors.engine.formats import (
     input_format,
     may_be_heic,
 )
+from kcolors.engine import jpeg
 from kcolors.engine.png import chunks
 from kcolors.errors import CorruptImage, EmptyImage, ImageTooLarge, UnsupportedFormat
 
@@ -86,6 +87,8 @@ def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, InputFormat]:
         raise EmptyImage("the image is empty (0 bytes)")
     if may_be_heic(data):
         _register_heic_plugin()
+    if jpeg.is_jpeg(data):
+        jpeg.check_structure(data)  # before Pillow spends seconds on a crafted one
     try:
         with warnings.catch_warnings():
             # The pixel limit is ours (checked next); Pillow's own bomb check is a second net.

@@ -55,6 +55,12 @@ def input_format(pillow_format: str | None) -> InputFormat | None:
     return INPUT_FORMATS.get(pillow_format or "")
 
 
+def format_named(name: str | None) -> InputFormat | None:
+    """The format a job document names (`png`, `jpeg`, `heic`, ...: `InputFormat.name`), or
+    None for a name kcolors never wrote."""
+    return next((found for found in INPUT_FORMATS.values() if found.name == name), None)
+
+
 def media_brand(data: bytes) -> bytes | None:
     """The major brand of an ISO media file (HEIC, AVIF, MP4, ...), or None."""
     return data[8:12] if data[4:8] == b"ftyp" else None

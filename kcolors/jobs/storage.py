@@ -31,6 +31,9 @@ EXPECT_CONTINUE_MIN_BYTES = 2 * 1024 * 1024
 P = ParamSpec("P")
 R = TypeVar("R")
 MAX_KEY_BYTES = 1024  # S3's limit
+# Every file system's limit on one name (ext4, XFS, APFS, NTFS): a longer part of a key would
+# reach local storage as `File name too long`, so no backend takes one.
+MAX_KEY_PART_BYTES = 255
 
 
 def check_key(key: str) -> str:
@@ -39,8 +42,14 @@ def check_key(key: str) -> str:
     unsafe = not key or key.startswith("/") or "\\" in key or len(key.encode()) > MAX_KEY_BYTES
     # Control characters (NUL above all) are refused: no file system or S3 server agrees on them.
     unsafe = unsafe or any(ord(c) < 32 or ord(c) == 127 for c in key)
+    unsafe = unsafe or any(len(p.encode()) > MAX_KEY_PART_BYTES for p in parts)
     if unsafe or any(p in ("", ".", "..") for p in parts):
-        raise InvalidParameter(f"invalid object key {key[:100]!r}", code="invalid_key")
+        raise InvalidParameter(
+            f"invalid object key {key[:100]!r}: a relative path of at most {MAX_KEY_BYTES} "
+            f"bytes whose parts are 1 to {MAX_KEY_PART_BYTES} bytes, not `.` or `..`, with no "
+            "backslash or control character",
+            code="invalid_key",
+        )
     return key
 
 
@@ -72,10 +81,17 @@ class Storage(abc.ABC):
         """Return every key starting with `prefix`, sorted."""
 
     @abc.abstractmethod
-    def url(self, key: str, expires: int, download_name: str | None = None) -> str | None:
+    def url(
+        self,
+        key: str,
+        expires: int,
+        download_name: str | None = None,
+        content_type: str | None = None,
+    ) -> str | None:
         """Return a URL that reads `key` for `expires` seconds, or None if there is none.
 
-        With `download_name`, the URL answers as an attachment saved under that name.
+        With `download_name`, the URL answers as an attachment saved under that name; with
+        `content_type`, it answers with that type, whatever the object was stored with.
         """
 
     @abc.abstractmethod
@@ -139,7 +155,13 @@ class LocalStorage(Storage):
                     keys.append(key)
         return sorted(keys)
 
-    def url(self, key: str, expires: int, download_name: str | None = None) -> None:
+    def url(
+        self,
+        key: str,
+        expires: int,
+        download_name: str | None = None,
+        content_type: str | None = None,
+    ) -> None:
         return None
 
     def check(self) -> None:
@@ -263,10 +285,18 @@ class S3Storage(Storage):
         return sorted(keys)
 
     @_translate_s3_errors
-    def url(self, key: str, expires: int, download_name: str | None = None) -> str:
+    def url(
+        self,
+        key: str,
+        expires: int,
+        download_name: str | None = None,
+        content_type: str | None = None,
+    ) -> str:
         params = {"Bucket": self.bucket, "Key": self._key(key)}
         if download_name:
             params["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
+        if content_type:
+            params["ResponseContentType"] = content_type
         return self.signer.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
 
     def check(self) -> None:

@@ -200,7 +200,7 @@ def test_result_is_streamed_inline_or_as_an_attachment_to_save(client, settings)
     job = Job.create(QuantizeParams(k=(2,)), "jobs/x/input.png", {"format": "png"})
     job.start()
     storage.put(result_key(job.id, 2, "png"), data, "image/png")
-    job.record_result(2, {"bytes": len(data)}, result_key(job.id, 2, "png"))
+    job.record_result(2, {"bytes": len(data), "format": "png"}, result_key(job.id, 2, "png"))
     save_job(storage, job)
     inline = check_response(client.get(f"/api/jobs/{job.id}/results/2"))
     assert inline.data == data
