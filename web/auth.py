@@ -150,4 +150,5 @@ def init_app(app: Flask) -> None:
     """Guard every `/api/` route and the pages that create or list jobs."""
     app.before_request(require_api_token)
     app.before_request(require_sign_in)
+    app.context_processor(lambda: {"signed_in": lambda: client_owner() is not None})
     app.register_blueprint(bp)

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from kcolors import defaults
+from kcolors.engine import jpeg
 from kcolors.engine.formats import (
     FORMAT_NAMES,
     InputFormat,
@@ -21,7 +22,6 @@ from kcolors.engine.formats import (
     input_format,
     may_be_heic,
 )
-from kcolors.engine import jpeg
 from kcolors.engine.png import chunks
 from kcolors.errors import CorruptImage, EmptyImage, ImageTooLarge, UnsupportedFormat
 

@@ -25,7 +25,8 @@ class Settings:
     max_pixels: int = defaults.MAX_PIXELS
     max_pixels_per_byte: int = defaults.MAX_PIXELS_PER_BYTE
     max_job_work: int = defaults.MAX_JOB_WORK_PIXELS  # pixels x outputs per job
-    rate_limit: str = defaults.RATE_LIMIT  # submissions per client; "" for none
+    # submissions per client; "" (set, and empty) for none
+    rate_limit: str = field(default=defaults.RATE_LIMIT, metadata={"empty_is_a_value": True})
     proxy_hops: int = 0  # trusted reverse proxies in front (X-Forwarded-For hops to believe)
     max_upload_bytes: int = defaults.MAX_UPLOAD_BYTES
     max_k_values: int = defaults.MAX_K_VALUES
@@ -84,7 +85,8 @@ class Settings:
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             raw = environ.get(PREFIX + f.name.upper())
-            if raw is not None and raw != "":
+            # An empty variable is unset (its default), except where empty says something.
+            if raw is not None and (raw != "" or f.metadata.get("empty_is_a_value")):
                 values[f.name] = _parse(f.name, raw, cls.__annotations__[f.name])
         values.update(overrides)
         return cls(**values)

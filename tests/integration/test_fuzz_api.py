@@ -1,5 +1,6 @@
 """schemathesis fuzzes the live service from its own `/api/openapi.json`: no 5xx, no answer
-outside the document, and the worker that runs what the fuzzer submits survives it all.
+outside the document, no answer slower than `SLOW_SECONDS` (an input that costs seconds of
+web CPU is an attack), and the worker that runs what the fuzzer submits survives it all.
 
 Bounded: a few dozen generated requests per operation, plus real pictures (a hook puts a real
 PNG into some uploads, so that jobs and batches are created and run, not only refused)."""
@@ -20,15 +21,17 @@ from tests.images import gradient_png
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 EXAMPLES_PER_OPERATION = 40  # per operation and mode (valid, then invalid requests)
+# Far above any answer of a few-KB request here (milliseconds): only a CPU bomb reaches it.
+SLOW_SECONDS = 2.0
 REAL_PICTURE = gradient_png(16, 12)
 
 
 @pytest.fixture(scope="module")
 def fuzzed(valkey_server, s3_server, tmp_path_factory):
-    """The app over HTTP with a worker, on settings that keep every generated job cheap."""
+    """`kcolors web` (gunicorn) with a worker, on settings that keep every generated job cheap."""
     from kcolors.jobs.settings import Settings
-    from tests.fixtures.processes import WorkerProcess
-    from tests.fixtures.servers import LiveServer, create_bucket
+    from tests.fixtures.processes import WebProcess, WorkerProcess
+    from tests.fixtures.servers import create_bucket
 
     redis.Redis.from_url(valkey_server.connection_url).flushall()  # no other test's leftovers
     create_bucket(s3_server, "kcolors-fuzz")
@@ -42,9 +45,11 @@ def fuzzed(valkey_server, s3_server, tmp_path_factory):
         sweep_interval=0,
     )
     open_storage(fuzz_settings).put("uploads/cat.png", REAL_PICTURE, "image/png")
-    worker = WorkerProcess(fuzz_settings, tmp_path_factory.mktemp("fuzz") / "worker.log")
+    logs = tmp_path_factory.mktemp("fuzz")
+    worker = WorkerProcess(fuzz_settings, logs / "worker.log")
     worker.wait_ready()
-    server = LiveServer(fuzz_settings)
+    server = WebProcess(fuzz_settings, logs / "web.log").wait_ready()
+    server.settings = fuzz_settings
     yield server, worker
     server.stop()
     worker.stop()
@@ -60,8 +65,9 @@ def map_body(ctx, body):
     return body
 
 
-def fuzz(operation, count, mode: GenerationMode) -> None:
-    """Call one operation with generated requests; check each answer against the document."""
+def fuzz(operation, count, mode: GenerationMode, slow: list) -> None:
+    """Call one operation with generated requests; check each answer against the document;
+    note in `slow` every answer slower than `SLOW_SECONDS`."""
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
@@ -75,7 +81,9 @@ def fuzz(operation, count, mode: GenerationMode) -> None:
         count()
         # Every check but "schema-valid data is accepted": a well-formed upload of random bytes
         # is rightly refused (415), as is too much work (422); those answers are documented.
-        case.call_and_validate(timeout=30, excluded_checks=[positive_data_acceptance])
+        response = case.call_and_validate(timeout=30, excluded_checks=[positive_data_acceptance])
+        if response.elapsed > SLOW_SECONDS:
+            slow.append((case.method, case.formatted_path, round(response.elapsed, 2)))
 
     call()
 
@@ -83,7 +91,7 @@ def fuzz(operation, count, mode: GenerationMode) -> None:
 def test_the_api_answers_every_generated_request_as_its_document_says(fuzzed):
     server, worker = fuzzed
     schema = schemathesis.openapi.from_url(f"{server.url}/api/openapi.json")
-    failures, calls = {}, {}
+    failures, calls, slow = {}, {}, []
     for result in schema.get_all_operations():
         operation = result.ok()
         label = f"{operation.method.upper()} {operation.path}"
@@ -92,7 +100,10 @@ def test_the_api_answers_every_generated_request_as_its_document_says(fuzzed):
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             try:
                 fuzz(
-                    operation, lambda label=label: calls.__setitem__(label, calls[label] + 1), mode
+                    operation,
+                    lambda label=label: calls.__setitem__(label, calls[label] + 1),
+                    mode,
+                    slow,
                 )
             except Unsatisfiable:
                 # No invalid request exists where every string is valid (an id in a path).
@@ -100,9 +111,10 @@ def test_the_api_answers_every_generated_request_as_its_document_says(fuzzed):
             except Exception as exc:  # every operation is tried; all failures reported together
                 failures[f"{label} ({mode.value})"] = f"{type(exc).__name__}: {exc}"[:3000]
     assert not failures, "\n\n".join(f"{label}\n{error}" for label, error in failures.items())
+    assert slow == [], slow
     assert len(calls) >= 8 and min(calls.values()) >= 1, calls
     # Real pictures got through: jobs were made from generated requests (and ran).
-    made = [key for key in open_storage(server.app.config["KCOLORS_SETTINGS"]).list("jobs/")
+    made = [key for key in open_storage(server.settings).list("jobs/")
             if key.endswith("/job.json")]  # fmt: skip
     assert len(made) >= 3, (calls, made)
     # The worker that ran what the fuzzer submitted survived it, and still works.

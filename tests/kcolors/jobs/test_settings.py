@@ -51,3 +51,12 @@ def test_visibility_timeout_must_exceed_hard_limit():
 def test_secrets_are_not_in_repr():
     settings = Settings(api_tokens=("s3cret",), secret_key="k3y")
     assert "s3cret" not in repr(settings) and "k3y" not in repr(settings)
+
+
+def test_an_empty_rate_limit_turns_the_limit_off_through_the_environment():
+    """README: `KCOLORS_RATE_LIMIT=""` for no limit. It reached the processes `kcolors up` and
+    the tests start as the default 120/minute, since empty variables read as unset."""
+    assert Settings.from_env({"KCOLORS_RATE_LIMIT": ""}).rate_limit == ""
+    assert Settings.from_env(Settings(rate_limit="").to_env()).rate_limit == ""
+    # Elsewhere an empty variable still means "unset": the default.
+    assert Settings.from_env({"KCOLORS_SOURCE_PREFIX": ""}).source_prefix == "uploads/"
