@@ -22,6 +22,8 @@ COMMANDS = {
     "cancel": "cli.client:cancel",
     "reconcile": "cli.reconcile:reconcile",
 }
+# Commands that run the service: their metrics are added up over the processes they start.
+SERVICE_COMMANDS = ("up", "worker", "web")
 
 
 class LazyGroup(click.Group):
@@ -44,6 +46,10 @@ class LazyGroup(click.Group):
         if cmd_name not in COMMANDS:
             return None
         module, attribute = COMMANDS[cmd_name].split(":")
+        if cmd_name in SERVICE_COMMANDS:
+            from kcolors.jobs.metrics_dir import use_a_multiprocess_dir
+
+            use_a_multiprocess_dir()  # before prometheus-client is imported below
         # A command's imports make some 100,000 objects and no garbage: the collector would only
         # walk them, again and again (15 ms of `kcolors quantize`'s start). Frozen afterwards,
         # later collections skip them too.

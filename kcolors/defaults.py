@@ -43,8 +43,10 @@ MAX_WAITING_REQUESTS = 2
 
 # A job whose storage fails is retried this many times, backing off exponentially.
 STORAGE_RETRIES = 5
-STORAGE_RETRY_BACKOFF_SECONDS = 1.0
-STORAGE_RETRY_MAX_SECONDS = 30.0
+# Whole seconds: Celery's backoff multiplies them by 2**retries, which overflows a float from
+# retry 1,024 on but never an int.
+STORAGE_RETRY_BACKOFF_SECONDS = 1
+STORAGE_RETRY_MAX_SECONDS = 30
 # A failure that storage cannot take (it is down too) is retried this long, so that the job ends
 # `failed` once storage is back instead of staying `running`.
 FAILURE_RECORD_SECONDS = 7 * 24 * 3600

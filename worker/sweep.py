@@ -21,6 +21,7 @@ from kcolors.jobs.broker import (
 )
 from kcolors.jobs.reconcile import ReconcileReport, reconcile
 from kcolors.jobs.retention import delete_expired
+from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import Storage
 from worker.tasks import worker_redis, worker_settings, worker_storage
 
@@ -77,30 +78,42 @@ def sweep_lost_jobs(self: Task, chain: str) -> list[str] | None:
     settings = worker_settings()
     interval = settings.sweep_interval
     client = worker_redis()
+    owner, report = True, None
     try:
         if not claim_sweep(client, chain, 3 * interval):
+            owner = False
             return None
-        now = datetime.now(UTC)
-        report = requeue_lost(
-            self.app,
-            worker_storage(),
-            client,
-            min_age_seconds=settings.hard_time_limit + interval,
-            created_after=now - timedelta(seconds=defaults.SWEEP_WINDOW_SECONDS),
-        )
-        expired = delete_expired(worker_storage(), client, now, settings.retention_days)
+        report = sweep_once(self.app, client, settings.hard_time_limit + interval, settings)
     except (KcolorsError, redis.RedisError, OSError) as exc:
         log.warning("sweep for lost jobs failed, trying again in %d s: %s", interval, exc)
-        report = None
-    else:
-        if expired.jobs or expired.batches:
-            log.info("retention: deleted %d jobs and %d batches (%d objects)%s",
-                     len(expired.jobs), len(expired.batches), expired.objects,
-                     "; more next time" if expired.more_left else "")  # fmt: skip
-    self.apply_async(args=[chain], countdown=interval)
+    finally:
+        # Whatever this pass met (its soft time limit, a bug), the next one is scheduled: a
+        # chain that stopped here would leave nothing sweeping until a worker restarts.
+        if owner:
+            self.apply_async(args=[chain], countdown=interval)
     if report is None:
         return []
     lost = report.requeued + report.batches_requeued
     if lost:
         log.warning("sweep: enqueued again %d lost jobs/batches: %s", len(lost), lost)
     return lost
+
+
+def sweep_once(
+    app: Celery, client: redis.Redis, min_age_seconds: int, settings: Settings
+) -> ReconcileReport:
+    """One pass: enqueue the lost, delete the expired (a bounded number)."""
+    now = datetime.now(UTC)
+    report = requeue_lost(
+        app,
+        worker_storage(),
+        client,
+        min_age_seconds=min_age_seconds,
+        created_after=now - timedelta(seconds=defaults.SWEEP_WINDOW_SECONDS),
+    )
+    expired = delete_expired(worker_storage(), client, now, settings.retention_days)
+    if expired.jobs or expired.batches:
+        log.info("retention: deleted %d jobs and %d batches (%d objects)%s",
+                 len(expired.jobs), len(expired.batches), expired.objects,
+                 "; more next time" if expired.more_left else "")  # fmt: skip
+    return report

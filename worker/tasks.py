@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 import logging
-import random
 
 import redis
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.utils.time import get_exponential_backoff_interval
 
 from kcolors import defaults
 from kcolors.errors import DocumentUnreadable, JobNotFound, StorageUnavailable
@@ -45,12 +45,15 @@ def job_saved(job: Job) -> None:
     after_save(worker_redis(), job)
 
 
-def retry_delay(retries: int) -> float:
-    """Return the backoff before retry number `retries + 1`: exponential, capped, jittered."""
-    base = min(
-        defaults.STORAGE_RETRY_BACKOFF_SECONDS * 2**retries, defaults.STORAGE_RETRY_MAX_SECONDS
+def retry_delay(retries: int) -> int:
+    """Return the backoff before retry number `retries + 1`: Celery's own (the one its
+    `retry_backoff` uses), exponential, capped, with full jitter, in integer arithmetic."""
+    return get_exponential_backoff_interval(
+        defaults.STORAGE_RETRY_BACKOFF_SECONDS,
+        retries,
+        defaults.STORAGE_RETRY_MAX_SECONDS,
+        full_jitter=True,
     )
-    return base * random.uniform(0.5, 1.0)
 
 
 def record_failure(storage: Storage, job_id: str, code: str, message: str) -> None:
@@ -66,14 +69,17 @@ def record_failure(storage: Storage, job_id: str, code: str, message: str) -> No
 @shared_task(
     name=RECORD_FAILURE_TASK,
     bind=True,
-    max_retries=int(defaults.FAILURE_RECORD_SECONDS / defaults.STORAGE_RETRY_MAX_SECONDS),
+    autoretry_for=(StorageUnavailable,),
+    retry_backoff=defaults.STORAGE_RETRY_BACKOFF_SECONDS,
+    retry_backoff_max=defaults.STORAGE_RETRY_MAX_SECONDS,
+    retry_jitter=True,
+    # Full jitter waits half the cap on average once backoff reaches it: twice the count of
+    # capped waits spans FAILURE_RECORD_SECONDS.
+    max_retries=2 * defaults.FAILURE_RECORD_SECONDS // defaults.STORAGE_RETRY_MAX_SECONDS,
 )
 def record_failure_later(self: Task, job_id: str, code: str, message: str) -> str | None:
     """Record a job's failure once storage takes it: the job must not stay `running`."""
-    try:
-        job = fail_job(worker_storage(), job_id, code, message, on_saved=job_saved)
-    except StorageUnavailable as exc:
-        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
+    job = fail_job(worker_storage(), job_id, code, message, on_saved=job_saved)
     log.info("job %s: failure %s recorded", job_id, code)
     return None if job is None else job.status.value
 

@@ -1,43 +1,15 @@
-"""Prometheus metrics of the web server and the workers, added up over their processes."""
+"""Prometheus metrics of the web server and the workers, added up over their processes (the
+shared directory is chosen at start-up: kcolors/jobs/metrics_dir.py)."""
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
-import shutil
-import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
-
-
-def _use_a_multiprocess_dir() -> None:
-    """Point prometheus-client at a directory shared with the processes this one starts."""
-    # prometheus-client picks where values live when it is first imported, so this runs before.
-    # Gunicorn and Celery children inherit the variable, so /metrics adds up all their values.
-    # Imported already without it (an embedding program), it stays in single-process mode.
-    if os.environ.get(MULTIPROCESS_DIR_VARIABLE) or "prometheus_client" in sys.modules:
-        return
-    directory = tempfile.mkdtemp(prefix="kcolors-metrics-")
-    os.environ[MULTIPROCESS_DIR_VARIABLE] = directory
-    owner = os.getpid()
-
-    def remove_directory() -> None:
-        if os.getpid() == owner:  # not in a forked child: the directory is the parent's
-            shutil.rmtree(directory, ignore_errors=True)
-
-    atexit.register(remove_directory)
-
-
-_use_a_multiprocess_dir()
-MULTIPROCESS = bool(os.environ.get(MULTIPROCESS_DIR_VARIABLE))
-
-import redis  # noqa: E402
-from prometheus_client import (  # noqa: E402
+import redis
+from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
@@ -47,9 +19,10 @@ from prometheus_client import (  # noqa: E402
     multiprocess,
     start_http_server,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric  # noqa: E402
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from kcolors.jobs.broker import text  # noqa: E402
+from kcolors.jobs.broker import text
+from kcolors.jobs.metrics_dir import multiprocess as shared_by_processes
 
 # Redis hash where workers count finished jobs by status, so any web process reports the total.
 FINISHED_JOBS_KEY = "kcolors:metrics:jobs_finished"
@@ -98,7 +71,7 @@ def count_created_job(connection: redis.Redis) -> None:
 
 def process_registry() -> CollectorRegistry:
     """The registry of this process's metrics, added up over every process sharing them."""
-    if not MULTIPROCESS:
+    if not shared_by_processes():
         return REGISTRY
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

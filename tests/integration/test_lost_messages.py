@@ -1,6 +1,8 @@
 """A job whose message was lost while Redis kept its data (kombu pops a message before recording
 it as unacknowledged; a worker killed in between loses it) is found by the workers' own sweep."""
 
+import json
+
 import pytest
 import redis
 
@@ -45,3 +47,38 @@ def test_one_chain_of_sweeps_owns_the_sweep_until_its_claim_lapses(valkey_server
     assert claim_sweep(client, "first", 60)  # renewed by its owner
     client.delete(SWEEP_OWNER_KEY)  # as if the claim lapsed
     assert claim_sweep(client, "second", 60) and not claim_sweep(client, "first", 60)
+
+
+def test_the_next_sweep_is_scheduled_even_when_a_pass_overruns_its_soft_limit(
+    s3_settings, monkeypatch
+):
+    """A pass cut off by its soft time limit (or any exception) still schedules the next one:
+    before, the chain stopped, and nothing swept until a worker restarted. The limit itself is
+    the one fault provoked by hand here (a pass over a slow store takes minutes to overrun)."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from kcolors.jobs.broker import QUEUE, SWEEP_TASK
+    from worker import sweep
+    from worker.celery_app import create_celery_app
+
+    settings = s3_settings.replace(sweep_interval=7)
+    app = create_celery_app(settings)
+    app.loader.import_default_modules()
+    monkeypatch.setattr(sweep, "worker_settings", lambda: settings)
+    monkeypatch.setattr(sweep, "worker_redis", lambda: redis_for(settings))
+
+    def overrun(*args, **kwargs):
+        raise SoftTimeLimitExceeded("soft time limit (1 s) exceeded")
+
+    monkeypatch.setattr(sweep, "sweep_once", overrun)
+    result = app.tasks[SWEEP_TASK].apply(args=["chain-1"])
+    assert isinstance(result.result, SoftTimeLimitExceeded)
+    queued = redis.Redis.from_url(settings.broker_url).lrange(QUEUE, 0, -1)
+    assert len(queued) == 1
+    headers = json.loads(queued[0])["headers"]
+    assert headers["task"] == SWEEP_TASK and headers["argsrepr"] == "['chain-1']"
+    assert headers["eta"] is not None  # in sweep_interval seconds
+    # A chain that does not own the sweep stops, as before: one sweep per interval.
+    redis.Redis.from_url(settings.broker_url).delete(QUEUE)
+    assert app.tasks[SWEEP_TASK].apply(args=["chain-2"]).result is None
+    assert redis.Redis.from_url(settings.broker_url).llen(QUEUE) == 0

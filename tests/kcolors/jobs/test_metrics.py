@@ -142,3 +142,19 @@ def test_worker_exporter_adds_up_its_pool_processes(tmp_path):
     finally:
         process.kill()
         process.wait()
+
+
+def test_importing_the_metrics_touches_no_environment_and_makes_no_folder(tmp_path):
+    """Only a service command chooses a shared metrics folder (kcolors/jobs/metrics_dir.py):
+    a program that imports kcolors keeps its environment, its temporary folder and its exit."""
+    probe = (
+        "import os, tempfile; tempfile.tempdir = os.environ['PROBE_TMP']; "
+        "import kcolors.jobs.metrics, web, worker.tasks; "
+        "print(os.environ.get('PROMETHEUS_MULTIPROC_DIR'), os.listdir(os.environ['PROBE_TMP']))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PROBE_TMP": str(tmp_path)}
+    env["PYTHONPATH"] = str(metrics.__file__).rsplit("/kcolors/", 1)[0]
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["None", "[]"], result.stdout

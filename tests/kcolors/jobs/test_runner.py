@@ -118,10 +118,47 @@ def test_task_retries_storage_errors_then_ends_failed(tmp_path, settings, monkey
     assert stored.attempts == settings.storage_retries + 1
 
 
-def test_retry_delay_backs_off_and_is_capped():
+def test_retry_delay_backs_off_and_is_capped_at_any_retry_count():
+    """Celery's backoff in integer arithmetic: past retry 1,024 a float would overflow."""
     from worker.tasks import retry_delay
 
-    assert 0.5 <= retry_delay(0) <= 1 and 4 <= retry_delay(3) <= 8 and retry_delay(20) <= 30
+    delays = {retries: [retry_delay(retries) for _ in range(50)] for retries in (0, 3, 1024, 20160)}
+    assert all(0 <= d <= 1 for d in delays[0]) and all(0 <= d <= 8 for d in delays[3])
+    assert all(0 <= d <= 30 for d in delays[1024] + delays[20160])
+    assert len(set(delays[1024])) > 5  # jittered, not one fixed wait
+
+
+class DocumentsUnwritable(LocalStorage):
+    """A storage that reads, but cannot store a job document while `down` (S3 half away)."""
+
+    down = True
+
+    def put(self, key, data, content_type="application/octet-stream"):
+        if self.down and key.endswith("/job.json"):
+            raise StorageUnavailable("connection refused")
+        super().put(key, data, content_type)
+
+
+def test_a_failure_is_recorded_past_retry_1024_and_retried_up_to_its_limit(tmp_path, monkeypatch):
+    """`record_failure_later` keeps trying for days: at retry 1,500 it still backs off (it
+    raised `OverflowError` from retry 1,024 before) and records the failure once storage is
+    back; at its last retries it gives up with the storage's error."""
+    from worker import tasks
+
+    storage = DocumentsUnwritable(tmp_path / "store")
+    storage.down = False
+    job = queue_job(storage, gradient_png())
+    storage.down = True
+    monkeypatch.setattr(tasks, "worker_storage", lambda: storage)
+    last = tasks.record_failure_later.max_retries
+    assert last * tasks.defaults.STORAGE_RETRY_MAX_SECONDS / 2 >= 7 * 24 * 3600
+    given_up = tasks.record_failure_later.apply(args=[job.id, "x_failed", "why"], retries=last - 2)
+    assert isinstance(given_up.result, StorageUnavailable), given_up.result
+    assert load_job(storage, job.id).status is JobStatus.QUEUED
+    storage.down = False
+    recorded = tasks.record_failure_later.apply(args=[job.id, "x_failed", "why"], retries=1500)
+    assert recorded.get() == "failed"
+    assert load_job(storage, job.id).error["code"] == "x_failed"
 
 
 def mark_interrupted(storage, job_id, results, attempts=1):
