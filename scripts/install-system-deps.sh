@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite and benchmarks need, only when they are missing.
 set -euo pipefail
-# nginx: the buffering reverse proxy of the slow-client tests (deploy/nginx/).
-packages=(pngquant docker-compose chromium chromium-driver nginx)
+# nginx: the buffering reverse proxy of the slow-client tests (deploy/nginx/); curl: the
+# README tour, run as written by tests/integration/test_docs.py.
+packages=(pngquant docker-compose chromium chromium-driver nginx curl)
 # The container tests (tests/containers): podman with runc, its network stack, and mmdebstrap
 # for a Debian base image made here (no container registry needed).
 packages+=(podman runc netavark aardvark-dns iptables mmdebstrap)

@@ -23,6 +23,7 @@ from tests.fixtures.servers import (  # noqa: F401  (fixtures, found by pytest b
     start_worker,
     valkey_server,
 )
+from tests.fixtures.up import kcolors_up  # noqa: F401  (a fixture)
 from web import create_app
 
 

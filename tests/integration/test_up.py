@@ -4,57 +4,15 @@ import os
 import re
 import signal
 import subprocess
-import sys
-import time
 
 import psutil
 import pytest
 import requests
 
+from tests.fixtures.up import KCOLORS, clean_env
 from tests.images import gradient_png
 
 pytestmark = pytest.mark.e2e
-
-KCOLORS = [sys.executable, "-m", "cli.main"]
-
-
-def clean_env():
-    """The environment of a fresh shell: no KCOLORS_* settings, so `up` embeds everything."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("KCOLORS_")}
-
-
-def wait_for_url(log_path, process, timeout=90):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        match = re.search(r"running at (http://127\.0\.0\.1:\d+)", log_path.read_text())
-        if match:
-            return match.group(1)
-        assert process.poll() is None, log_path.read_text()
-        time.sleep(0.2)
-    raise AssertionError(f"no URL printed:\n{log_path.read_text()}")
-
-
-@pytest.fixture
-def kcolors_up(tmp_path):
-    """Run `kcolors up --port 0` in an empty directory; yield (url, process, log, directory)."""
-    log_path = tmp_path / "up.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*KCOLORS, "up", "--port", "0"],
-            cwd=tmp_path,
-            env={**clean_env(), "PYTHONPATH": os.getcwd()},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, as a shell gives a foreground job
-        )
-    try:
-        yield wait_for_url(log_path, process), process, log_path, tmp_path
-    finally:
-        if process.poll() is None:
-            for child in psutil.Process(process.pid).children(recursive=True):
-                child.kill()
-            process.kill()
-            process.wait()
 
 
 def run_client(*args, cwd):
