@@ -11,43 +11,33 @@ from kcolors.defaults import MAX_LIST_LIMIT, MAX_WAIT_SECONDS
 from kcolors.engine.formats import FORMAT_NAMES
 from kcolors.engine.params import QuantizeParams
 from kcolors.jobs.settings import Settings
-
-NULLABLE_STRING = {"type": ["string", "null"]}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-
-
-def _json(description: str, schema_name: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {
-            "application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}
-        },
-    }
-
+from web.openapi_batches import BATCH_PATHS, BATCH_SCHEMAS
+from web.openapi_parts import (
+    ERROR_OR_NULL,
+    ERROR_SCHEMAS,
+    NULLABLE_STRING,
+    ULID,
+    error_response,
+    json_response,
+    schema_ref,
+)
 
 ETAG_HEADER = {"description": "the document's version", "schema": {"type": "string"}}
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
-IMAGE = {"description": "the image", "content": {"image/*": {}}}
+# What web/files.py serves: a picture type kcolors decoded, or an attachment of opaque bytes.
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+IMAGE = {
+    "description": "the image: inline as the picture type kcolors decoded it as, else an "
+    "attachment of application/octet-stream (web/files.py)",
+    "content": {
+        media_type: BINARY
+        for media_type in ("application/octet-stream", "image/png", "image/jpeg", "image/webp",
+                           "image/gif", "image/avif")  # fmt: skip
+    },
+}
 IMAGE_OR_REDIRECT = {"200": IMAGE, "302": {"description": "redirect to a presigned URL"}}
 
 SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-            }
-        },
-    },
     "Result": {
         "type": "object",
         "required": ["k", "key", "url", "bytes", "distinct_colors", "psnr", "palette"],
@@ -107,14 +97,14 @@ SCHEMAS: dict[str, Any] = {
             "timings",
         ],
         "properties": {
-            "id": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$"},
+            "id": ULID,
             "status": {"enum": ["queued", "running", "succeeded", "failed", "cancelled"]},
             "progress": {"type": "number", "minimum": 0, "maximum": 1},
             "created_at": {"type": "string", "format": "date-time"},
             "started_at": NULLABLE_STRING,
             "finished_at": NULLABLE_STRING,
             "attempts": {"type": "integer", "minimum": 0},
-            "params": {"$ref": "#/components/schemas/Params"},
+            "params": schema_ref("Params"),
             "input": {
                 "type": "object",
                 "required": ["key", "format", "width", "height", "bytes"],
@@ -136,7 +126,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "description": "what the worker is doing, in words, while the job runs",
             },
-            "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
+            "results": {"type": "array", "items": schema_ref("Result")},
             "timings": {
                 "type": "object",
                 "description": "seconds the worker spent in the engine and in storage",
@@ -147,18 +137,13 @@ SCHEMAS: dict[str, Any] = {
                 "description": "born finished with copies of identical work's outputs (same "
                 "bytes, same parameters); it never ran",
             },
-            "error": {
-                "oneOf": [
-                    {"type": "null"},
-                    {"$ref": "#/components/schemas/Error/properties/error"},
-                ]
-            },
+            "error": ERROR_OR_NULL,
         },
     },
     "JobList": {
         "type": "object",
         "required": ["jobs"],
-        "properties": {"jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}},
+        "properties": {"jobs": {"type": "array", "items": schema_ref("Job")}},
     },
     "Status": {
         "type": "object",
@@ -174,22 +159,22 @@ PATHS: dict[str, Any] = {
             "requestBody": "see request_bodies()",
             "responses": {
                 "202": {
-                    **_json("accepted; `Location` names the job", "Job"),
+                    **json_response("accepted; `Location` names the job", "Job"),
                     "headers": {"ETag": ETAG_HEADER},
                 },
-                "400": _error("malformed request"),
-                "401": _error("no valid token (with KCOLORS_API_TOKENS)"),
-                "404": _error("the `source` object does not exist"),
-                "413": _error("upload or image too large"),
-                "415": _error("unsupported media type or image format"),
-                "422": _error(
+                "400": error_response("malformed request"),
+                "401": error_response("no valid token (with KCOLORS_API_TOKENS)"),
+                "404": error_response("the `source` object does not exist"),
+                "413": error_response("upload or image too large"),
+                "415": error_response("unsupported media type or image format"),
+                "422": error_response(
                     "invalid parameter, unreadable image, or more work than one job may ask"
                 ),
                 "429": {
-                    **_error("too many submissions from this client (KCOLORS_RATE_LIMIT)"),
+                    **error_response("too many submissions from this client (KCOLORS_RATE_LIMIT)"),
                     "headers": {"Retry-After": {"schema": {"type": "integer"}}},
                 },
-                "503": _error("broker or storage unavailable"),
+                "503": error_response("broker or storage unavailable"),
             },
         },
         "get": {
@@ -202,9 +187,9 @@ PATHS: dict[str, Any] = {
                 }
             ],
             "responses": {
-                "200": _json("jobs (with tokens, the client's own)", "JobList"),
-                "401": _error("no valid token (with KCOLORS_API_TOKENS)"),
-                "422": _error("bad limit"),
+                "200": json_response("jobs (with tokens, the client's own)", "JobList"),
+                "401": error_response("no valid token (with KCOLORS_API_TOKENS)"),
+                "422": error_response("bad limit"),
             },
         },
     },
@@ -218,11 +203,11 @@ PATHS: dict[str, Any] = {
             ),
             "parameters": [JOB_ID],
             "responses": {
-                "202": _json("cancelled, or asked to stop", "Job"),
-                "401": _error("no valid token (with KCOLORS_API_TOKENS)"),
-                "404": _error("unknown job"),
-                "409": _error("the job finished already"),
-                "503": _error("broker or storage unavailable"),
+                "202": json_response("cancelled, or asked to stop", "Job"),
+                "401": error_response("no valid token (with KCOLORS_API_TOKENS)"),
+                "404": error_response("unknown job"),
+                "409": error_response("the job finished already"),
+                "503": error_response("broker or storage unavailable"),
             },
         },
         "get": {
@@ -252,10 +237,10 @@ PATHS: dict[str, Any] = {
                 },
             ],
             "responses": {
-                "200": {**_json("the job", "Job"), "headers": {"ETag": ETAG_HEADER}},
+                "200": {**json_response("the job", "Job"), "headers": {"ETag": ETAG_HEADER}},
                 "304": {"description": "unchanged", "headers": {"ETag": ETAG_HEADER}},
-                "422": _error("wait is not a number of seconds in range"),
-                "404": _error("unknown job"),
+                "422": error_response("wait is not a number of seconds in range"),
+                "404": error_response("unknown job"),
             },
         },
     },
@@ -273,24 +258,55 @@ PATHS: dict[str, Any] = {
                     "schema": {"type": "string"},
                 },
             ],
-            "responses": {**IMAGE_OR_REDIRECT, "404": _error("unknown job or no such result")},
+            "responses": {
+                **IMAGE_OR_REDIRECT,
+                "404": error_response("unknown job or no such result"),
+            },
         }
     },
     "/api/jobs/{job_id}/input": {
         "get": {
             "summary": "The input image",
             "parameters": [JOB_ID],
-            "responses": {**IMAGE_OR_REDIRECT, "404": _error("unknown job")},
+            "responses": {**IMAGE_OR_REDIRECT, "404": error_response("unknown job")},
         }
     },
-    "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json("alive", "Status")}}},
+    "/healthz": {
+        "get": {"summary": "Liveness", "responses": {"200": json_response("alive", "Status")}}
+    },
     "/readyz": {
         "get": {
             "summary": "Readiness: broker and storage reachable",
-            "responses": {"200": _json("ready", "Status"), "503": _error("not ready")},
+            "responses": {
+                "200": json_response("ready", "Status"),
+                "503": error_response("not ready"),
+            },
         }
     },
 }
+
+
+# Every operation's name in generated clients (`create_job`, `get_job`, ...) and its group.
+OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
+    ("/api/jobs", "post"): ("createJob", "jobs"),
+    ("/api/jobs", "get"): ("listJobs", "jobs"),
+    ("/api/jobs/{job_id}", "get"): ("getJob", "jobs"),
+    ("/api/jobs/{job_id}", "delete"): ("cancelJob", "jobs"),
+    ("/api/jobs/{job_id}/results/{k}", "get"): ("getResult", "jobs"),
+    ("/api/jobs/{job_id}/input", "get"): ("getInput", "jobs"),
+    ("/api/batches", "post"): ("createBatch", "batches"),
+    ("/api/batches/{batch_id}", "get"): ("getBatch", "batches"),
+    ("/api/batches/{batch_id}", "delete"): ("cancelBatch", "batches"),
+    ("/api/batches/{batch_id}/report.json", "get"): ("getBatchReport", "batches"),
+    ("/api/batches/{batch_id}/report.csv", "get"): ("getBatchReportCsv", "batches"),
+    ("/healthz", "get"): ("getHealth", "health"),
+    ("/readyz", "get"): ("getReadiness", "health"),
+}
+TAGS = [
+    {"name": "jobs", "description": "one picture, its k-colour versions and their statistics"},
+    {"name": "batches", "description": "many pictures, one job each, one report"},
+    {"name": "health", "description": "liveness and readiness, for load balancers"},
+]
 
 
 def params_schema() -> dict[str, Any]:
@@ -348,16 +364,19 @@ def request_body(settings: Settings, name: str, schema: dict[str, Any]) -> dict[
 @functools.cache
 def openapi_document(settings: Settings) -> dict[str, Any]:
     """Return the OpenAPI document of a server with these settings."""
-    from web.openapi_batches import BATCH_PATHS, BATCH_SCHEMAS  # it builds on this module
-
     paths = copy.deepcopy({**PATHS, **BATCH_PATHS})
     image = {"type": "string", "format": "binary", "description": f"a picture: {FORMAT_NAMES}"}
     paths["/api/jobs"]["post"]["requestBody"] = request_body(settings, "source", image)
     images = {"type": "array", "items": image}
     paths["/api/batches"]["post"]["requestBody"] = request_body(settings, "prefix", images)
+    for (path, method), (operation_id, tag) in OPERATIONS.items():
+        paths[path][method] |= {"operationId": operation_id, "tags": [tag]}
     return {
         "openapi": "3.1.0",
         "info": {"title": "kcolors", "version": "1"},
+        "tags": TAGS,
         "paths": paths,
-        "components": {"schemas": {**SCHEMAS, **BATCH_SCHEMAS, "Params": params_schema()}},
+        "components": {
+            "schemas": {**ERROR_SCHEMAS, **SCHEMAS, **BATCH_SCHEMAS, "Params": params_schema()}
+        },
     }

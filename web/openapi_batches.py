@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from web.openapi import NULLABLE_STRING, _error, _json
+from web.openapi_parts import (
+    ERROR_OR_NULL,
+    NULLABLE_STRING,
+    ULID,
+    error_response,
+    json_response,
+    schema_ref,
+)
 
 BATCH_ID = {"name": "batch_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -16,12 +23,7 @@ BATCH_SCHEMAS: dict[str, Any] = {
             "name": {"type": "string"},
             "key": {"type": "string"},
             "job_id": NULLABLE_STRING,
-            "error": {
-                "oneOf": [
-                    {"type": "null"},
-                    {"$ref": "#/components/schemas/Error/properties/error"},
-                ]
-            },
+            "error": ERROR_OR_NULL,
             "duplicate_of": {"type": "string"},
         },
     },
@@ -29,18 +31,18 @@ BATCH_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["id", "params", "source", "items", "created_at", "expanded_at", "summary"],
         "properties": {
-            "id": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$"},
-            "params": {"$ref": "#/components/schemas/Params"},
+            "id": ULID,
+            "params": schema_ref("Params"),
             "source": {
                 "oneOf": [
                     {"type": "object", "required": ["prefix"]},
                     {"type": "object", "required": ["uploads"]},
                 ]
             },
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/BatchItem"}},
+            "items": {"type": "array", "items": schema_ref("BatchItem")},
             "created_at": {"type": "string", "format": "date-time"},
             "expanded_at": NULLABLE_STRING,
-            "summary": {"$ref": "#/components/schemas/BatchSummary"},
+            "summary": schema_ref("BatchSummary"),
         },
     },
     "BatchSummary": {
@@ -78,7 +80,7 @@ BATCH_SCHEMAS: dict[str, Any] = {
         "required": ["batch", "summary", "rows"],
         "properties": {
             "batch": {"type": "string"},
-            "summary": {"$ref": "#/components/schemas/BatchSummary"},
+            "summary": schema_ref("BatchSummary"),
             "rows": {"type": "array", "items": {"type": "object", "required": ["name", "k"]}},
         },
     },
@@ -90,17 +92,17 @@ BATCH_PATHS: dict[str, Any] = {
             "summary": "Submit many images (a storage prefix as JSON, or several uploads) and k",
             "requestBody": "see openapi.request_body()",
             "responses": {
-                "202": _json("accepted; `Location` names the batch", "Batch"),
-                "400": _error("malformed request"),
-                "401": _error("no valid token (with KCOLORS_API_TOKENS)"),
-                "413": _error("too many images, or one too large"),
-                "415": _error("unsupported media type or image format"),
-                "422": _error("invalid parameter, empty prefix or unreadable image"),
+                "202": json_response("accepted; `Location` names the batch", "Batch"),
+                "400": error_response("malformed request"),
+                "401": error_response("no valid token (with KCOLORS_API_TOKENS)"),
+                "413": error_response("too many images, or one too large"),
+                "415": error_response("unsupported media type or image format"),
+                "422": error_response("invalid parameter, empty prefix or unreadable image"),
                 "429": {
-                    **_error("too many submissions from this client (KCOLORS_RATE_LIMIT)"),
+                    **error_response("too many submissions from this client (KCOLORS_RATE_LIMIT)"),
                     "headers": {"Retry-After": {"schema": {"type": "integer"}}},
                 },
-                "503": _error("broker or storage unavailable"),
+                "503": error_response("broker or storage unavailable"),
             },
         }
     },
@@ -109,24 +111,30 @@ BATCH_PATHS: dict[str, Any] = {
             "summary": "Cancel the batch: every job of it that has not finished",
             "parameters": [BATCH_ID],
             "responses": {
-                "202": _json("cancelled", "Batch"),
-                "401": _error("no valid token (with KCOLORS_API_TOKENS)"),
-                "404": _error("unknown batch"),
-                "409": _error("the batch finished already"),
-                "503": _error("broker or storage unavailable"),
+                "202": json_response("cancelled", "Batch"),
+                "401": error_response("no valid token (with KCOLORS_API_TOKENS)"),
+                "404": error_response("unknown batch"),
+                "409": error_response("the batch finished already"),
+                "503": error_response("broker or storage unavailable"),
             },
         },
         "get": {
             "summary": "The batch document with its aggregate progress",
             "parameters": [BATCH_ID],
-            "responses": {"200": _json("the batch", "Batch"), "404": _error("unknown batch")},
+            "responses": {
+                "200": json_response("the batch", "Batch"),
+                "404": error_response("unknown batch"),
+            },
         },
     },
     "/api/batches/{batch_id}/report.json": {
         "get": {
             "summary": "Every image's statistics, one row per image and k",
             "parameters": [BATCH_ID],
-            "responses": {"200": _json("report", "BatchReport"), "404": _error("unknown batch")},
+            "responses": {
+                "200": json_response("report", "BatchReport"),
+                "404": error_response("unknown batch"),
+            },
         }
     },
     "/api/batches/{batch_id}/report.csv": {
@@ -135,7 +143,7 @@ BATCH_PATHS: dict[str, Any] = {
             "parameters": [BATCH_ID],
             "responses": {
                 "200": {"description": "CSV with a header line", "content": {"text/csv": {}}},
-                "404": _error("unknown batch"),
+                "404": error_response("unknown batch"),
             },
         }
     },

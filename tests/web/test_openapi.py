@@ -2,6 +2,8 @@
 parameter model, and the API refuses exactly what it says is out of range."""
 
 import io
+import json
+import re
 
 import pytest
 
@@ -92,3 +94,22 @@ def test_an_empty_choice_is_the_default_as_the_document_says(client, field):
     response = check_response(client.post("/api/jobs", data=data))
     assert response.status_code == 202
     assert response.get_json()["params"][field] == QuantizeParams.model_fields[field].default
+
+
+def test_every_operation_is_named_and_tagged_and_every_ref_names_a_whole_schema(settings):
+    """What client generators need: `createJob`, not `post_api_jobs` under "default"; and no
+    reference into a schema's properties (openapi-python-client drops such schemas)."""
+    document = openapi_document(settings)
+    tags = {tag["name"] for tag in document["tags"]}
+    operations = [op for path in document["paths"].values() for op in path.values()]
+    ids = [op["operationId"] for op in operations]
+    assert len(ids) == len(set(ids)) == 13
+    assert all(len(op["tags"]) == 1 and op["tags"][0] in tags for op in operations)
+    refs = re.findall(r'"\$ref": "([^"]+)"', json.dumps(document))
+    schemas = document["components"]["schemas"]
+    assert refs and all(
+        ref.startswith("#/components/schemas/")
+        and ref.rsplit("/", 1)[1] in schemas
+        and ref.count("/") == 3
+        for ref in refs
+    ), sorted(set(refs))
