@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from cli.client import call, follow
+from cli.http import call, follow
 from cli.tables import OUTPUT_COLUMNS, Column, output_cells, plural, render
 
 

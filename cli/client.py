@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
-import requests
 
+from cli.http import call, follow
 from cli.params import given_params, param_options, params_from_options
 from cli.tables import (
     OUTPUT_COLUMNS,
@@ -21,13 +18,9 @@ from cli.tables import (
     plural,
     render,
 )
+from kcolors.jobs.status import FINISHED_STATUSES
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
-# The client's token, one of the server's KCOLORS_API_TOKENS.
-TOKEN_VARIABLE = "KCOLORS_API_TOKEN"
-POLL_INTERVAL_SECONDS = 0.5
-# How long each request asks the server to hold it until the document changes.
-WAIT_SECONDS = 20
 server_option = click.option(
     "--server",
     envvar="KCOLORS_SERVER",
@@ -35,63 +28,6 @@ server_option = click.option(
     show_default=True,
     help="base URL of the kcolors web server (env KCOLORS_SERVER)",
 )
-
-
-def auth_headers() -> dict[str, str]:
-    """Return the bearer token header from `KCOLORS_API_TOKEN`, for servers that want one."""
-    token = os.environ.get(TOKEN_VARIABLE, "").strip()
-    return {"Authorization": f"Bearer {token}"} if token else {}
-
-
-def send(method: str, url: str, **kwargs: Any) -> requests.Response:
-    """Send a request with the client's token; stop with a message when the server is away."""
-    headers = {**auth_headers(), **kwargs.pop("headers", {})}
-    try:
-        return requests.request(method, url, timeout=kwargs.pop("timeout", 60), headers=headers,
-                                **kwargs)  # fmt: skip
-    except requests.RequestException as exc:
-        raise click.ClickException(f"cannot reach {url}: {exc}") from None
-
-
-def json_of(response: requests.Response) -> dict[str, Any]:
-    """Return an answer's JSON, or stop with the API's error code and message."""
-    try:
-        body = response.json()
-    except ValueError:
-        raise click.ClickException(
-            f"{response.url} answered {response.status_code}, not JSON"
-        ) from None
-    if response.status_code >= 400:
-        error = body.get("error", {})
-        raise click.ClickException(
-            f"{error.get('code', response.status_code)}: {error.get('message', '')}"
-        )
-    return body
-
-
-def call(method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-    """Send a request; return its JSON, or stop with the API's error code and message."""
-    return json_of(send(method, url, **kwargs))
-
-
-def next_version(url: str, document: dict[str, Any], etag: str | None, seconds: float):
-    """Return the document at `url` and its ETag once it differs from `etag`, or after `seconds`.
-
-    The server holds the request until the document changes (`?wait`); a server that does
-    not (no ETag in its answer) is polled every `POLL_INTERVAL_SECONDS` instead.
-    """
-    if etag is None:
-        time.sleep(POLL_INTERVAL_SECONDS)
-        response = send("GET", url)
-    else:
-        started = time.monotonic()
-        response = send("GET", url, params={"wait": f"{seconds:.0f}"},
-                        headers={"If-None-Match": etag}, timeout=seconds + 30)  # fmt: skip
-        if response.status_code == 304:
-            if time.monotonic() - started < 1:  # not held (a busy server): poll at our pace
-                time.sleep(POLL_INTERVAL_SECONDS)
-            return document, etag
-    return json_of(response), response.headers.get("ETag")
 
 
 def describe(job: dict[str, Any]) -> str:
@@ -116,35 +52,12 @@ def print_results(job: dict[str, Any], server: str) -> None:
     click.echo("\n".join([render(columns, rows), *auto_k_notes(job["results"])]))
 
 
-def follow(
-    url: str,
-    document: dict[str, Any],
-    finished: Callable[[dict[str, Any]], bool],
-    describe_state: Callable[[dict[str, Any]], str],
-    timeout: float,
-) -> dict[str, Any]:
-    """Follow a job or batch document at `url` until `finished`, printing each change of state."""
-    deadline = time.monotonic() + timeout
-    last = describe_state(document)
-    click.echo(last)
-    etag = None
-    while not finished(document):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise click.ClickException(f"{document['id']} not finished after {timeout:.0f} s")
-        document, etag = next_version(url, document, etag, min(WAIT_SECONDS, max(remaining, 1)))
-        if describe_state(document) != last:
-            last = describe_state(document)
-            click.echo(last)
-    return document
-
-
 def wait_for(server: str, job: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Poll a job until it finishes, printing each change of state."""
     return follow(
         f"{server}/api/jobs/{job['id']}",
         job,
-        lambda doc: doc["status"] in ("succeeded", "failed", "cancelled"),
+        lambda doc: doc["status"] in FINISHED_STATUSES,
         describe,
         timeout,
     )

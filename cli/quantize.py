@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from cli.output_plan import check_writable, plan_outputs
 from cli.params import param_options, params_from_options
 from cli.tables import (
     OUTPUT_COLUMNS,
@@ -20,11 +20,6 @@ from cli.tables import (
     plural,
     render,
 )
-from kcolors.engine.params import QuantizeParams
-
-# The extension each output format is written with (the engine's OUTPUT_FORMATS, without
-# importing the engine and numpy before the options are checked).
-EXTENSIONS = {"png": ".png", "webp": ".webp"}
 
 
 @click.command()
@@ -79,97 +74,6 @@ def quantize(
         sys.stdout.write("\n")
     if failures:
         sys.exit(1)
-
-
-class OutputPlan:
-    """Where the outputs of one input go: one path per k (and one for the auto-k output)."""
-
-    def __init__(self, input_path: Path, directory: Path, single: Path | None) -> None:
-        self.input_path = input_path
-        self.directory = directory
-        self.single = single
-
-    def path(self, k: int, extension: str) -> Path:
-        return self.single or self.directory / f"{self.input_path.stem}.k{k}.{extension}"
-
-    def known_paths(self, params: QuantizeParams) -> list[Path]:
-        """The paths known before the work (the auto-k output's k is only known after it)."""
-        extension = EXTENSIONS[params.format].lstrip(".")
-        if self.single is not None:
-            return [self.single]
-        return [self.path(k, extension) for k in params.k]
-
-
-def output_count(params: QuantizeParams) -> int:
-    """How many files the parameters make for one input: one per k, one more for a target."""
-    return len(params.k) + (params.target_psnr is not None)
-
-
-def plan_outputs(
-    inputs: list[Path], params: QuantizeParams, output: Path | None, out_dir: Path | None
-) -> list[OutputPlan]:
-    """Decide every output path, refusing what cannot work before anything is read."""
-    if output is not None:
-        if out_dir is not None or len(inputs) != 1 or output_count(params) != 1:
-            raise click.UsageError(
-                "-o/--output needs exactly one output: one INPUT and one -k (or --target-psnr)"
-            )
-        wanted = EXTENSIONS[params.format]
-        if output.suffix.lower() != wanted:
-            raise click.UsageError(
-                f"-o {output}: a {params.format} output must end in {wanted}"
-                + ("" if output.suffix else ", not nothing")
-            )
-    plans = []
-    for path in inputs:
-        if not path.is_file():
-            reason = "no such file" if not path.exists() else "not a file"
-            raise click.ClickException(f"cannot read {path}: {reason}")
-        if not os.access(path, os.R_OK):
-            raise click.ClickException(f"cannot read {path}: permission denied")
-        plans.append(OutputPlan(path, out_dir if out_dir is not None else path.parent, output))
-    seen: dict[Path, Path] = {}
-    for plan in plans:
-        for target in plan.known_paths(params):
-            key = Path(os.path.abspath(target))
-            if key in seen and seen[key] != plan.input_path:
-                raise click.UsageError(
-                    f"{seen[key]} and {plan.input_path} would both be written to {target}"
-                )
-            seen[key] = plan.input_path
-    return plans
-
-
-def check_writable(plans: list[OutputPlan]) -> None:
-    """Stop with one line unless every output can be written: each output directory is made
-    (as the outputs would make it) and a probe file is created in it and removed."""
-    import tempfile
-
-    checked: set[Path] = set()
-    for plan in plans:
-        if plan.single is not None:
-            if plan.single.is_dir():
-                raise click.ClickException(f"cannot write {plan.single}: it is a directory")
-            if plan.single.exists() and not os.access(plan.single, os.W_OK):
-                raise click.ClickException(f"cannot write {plan.single}: permission denied")
-        directory = plan.single.parent if plan.single is not None else plan.directory
-        if directory in checked:
-            continue
-        checked.add(directory)
-        existing = Path(os.path.abspath(directory))
-        while not existing.exists():
-            existing = existing.parent
-        if not existing.is_dir():
-            raise click.ClickException(
-                f"cannot write to {directory}: {existing} is not a directory"
-            )
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=directory, prefix=".kcolors-"):
-                pass
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise click.ClickException(f"cannot write to {directory}: {reason}") from None
 
 
 def format_table(input_path: Path, input_stats: dict[str, Any], outputs: list[dict]) -> str:

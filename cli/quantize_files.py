@@ -19,7 +19,7 @@ import click
 from kcolors.engine.params import QuantizeParams
 
 if TYPE_CHECKING:
-    from cli.quantize import OutputPlan
+    from cli.output_plan import OutputPlan
 
 
 @dataclass
@@ -34,7 +34,8 @@ class FileResult:
 
 def quantize_file(plan: OutputPlan, params: QuantizeParams) -> FileResult:
     """Quantize one file and write its outputs as they come (in this process)."""
-    from kcolors.engine.quantize import QuantizedOutput, quantize_image
+    from kcolors.engine.outputs import QuantizedOutput
+    from kcolors.engine.quantize import quantize_image
     from kcolors.errors import KcolorsError
 
     try:

@@ -11,8 +11,8 @@ def show_queue() -> None:
     """Print how many jobs wait in the broker and which workers answer."""
     import redis
 
-    from cli.up import use_local_broker
-    from kcolors.jobs.broker import QUEUE
+    from cli.local import use_local_broker
+    from kcolors.jobs.broker import QUEUE, redis_for
     from kcolors.jobs.settings import Settings
     from worker.celery_app import create_celery_app
 
@@ -23,7 +23,7 @@ def show_queue() -> None:
             "no broker: set KCOLORS_BROKER_URL, or run this in the folder of a running kcolors up"
         )
     try:
-        length = redis.Redis.from_url(settings.broker_url, socket_timeout=5).llen(QUEUE)
+        length = redis_for(settings).llen(QUEUE)
     except redis.RedisError as exc:
         raise click.ClickException(f"broker unreachable: {exc}") from None
     click.echo(f"queue {QUEUE}: {length} waiting")

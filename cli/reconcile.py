@@ -20,11 +20,11 @@ def reconcile(min_age_seconds: float, dry_run: bool, as_json: bool) -> None:
     # Imported here so that `kcolors --help` and `kcolors quantize` stay light.
     import redis
 
-    from cli.up import use_local_broker
+    from cli.local import use_local_broker
 
     use_local_broker()
     from kcolors.errors import KcolorsError
-    from kcolors.jobs.broker import broker_url
+    from kcolors.jobs.broker import redis_for
     from kcolors.jobs.settings import Settings
     from kcolors.jobs.storage import open_storage
     from worker.celery_app import create_celery_app
@@ -32,7 +32,7 @@ def reconcile(min_age_seconds: float, dry_run: bool, as_json: bool) -> None:
 
     settings = Settings.from_env()
     celery = create_celery_app(settings)  # after use_local_broker(): the same broker
-    broker = redis.Redis.from_url(broker_url(settings), socket_timeout=10)
+    broker = redis_for(settings)
     try:
         report = requeue_lost(
             celery, open_storage(settings), broker, min_age_seconds=min_age_seconds, dry_run=dry_run

@@ -10,7 +10,7 @@ import click
 def worker(concurrency: int) -> None:
     """Run a Celery worker (the same as `celery -A worker.celery_app worker`); with no
     KCOLORS_BROKER_URL, on the broker of the `kcolors up` running in this folder, if any."""
-    from cli.up import use_local_broker
+    from cli.local import use_local_broker
 
     use_local_broker()  # before the app module reads the environment
     from kcolors.jobs.settings import Settings

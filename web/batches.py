@@ -28,7 +28,7 @@ from kcolors.jobs.batch import (
 from kcolors.jobs.broker import EXPAND_BATCH_TASK
 from kcolors.jobs.cancel import cancel_batch_jobs
 from kcolors.jobs.creation import probe
-from kcolors.jobs.job import now_iso
+from kcolors.jobs.times import now_iso
 from web.auth import client_owner
 from web.documents import PRIVATE_FIELDS
 from web.services import enqueue_task, get_redis, get_settings, get_storage, upload_name

@@ -190,7 +190,9 @@ def nice_ticks(lo: float, hi: float, max_ticks: int = MAX_TICKS) -> list[float]:
     while True:
         first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
         if last - first <= max_ticks - 1:
-            return [round(i * step, 10) for i in range(first, last + 1)]
+            # Rounded to the step's own digits: 21000003 x 0.2 is 4200000.600000001 in floats.
+            digits = max(0, 1 - math.floor(math.log10(step)))
+            return [round(i * step, digits) for i in range(first, last + 1)]
         step = nice_step(step * (max_ticks - 1) * 1.0001, max_ticks)
 
 

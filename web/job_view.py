@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
 from kcolors.jobs.job import JOBS_PREFIX, result_filename
+from kcolors.jobs.times import parse_iso
 from web.chart import human_bytes, quality_size_chart, trade_off
 from web.documents import input_url, result_url
 from web.forms import sentence
@@ -207,11 +207,6 @@ def _describe_result(job_id: str, result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def parse_time(value: str) -> datetime:
-    """Parse the job document's ISO 8601 UTC times (with a trailing `Z`)."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def _duration(start: str, end: str) -> str:
-    seconds = (parse_time(end) - parse_time(start)).total_seconds()
+    seconds = (parse_iso(end) - parse_iso(start)).total_seconds()
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"

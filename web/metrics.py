@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, g, request
 from prometheus_client import CollectorRegistry
 
 from kcolors.jobs import metrics
-from kcolors.jobs.broker import QUEUE
+from kcolors.jobs.broker import QUEUE, redis_for
 from kcolors.jobs.logs import CURRENT_JOB_ID
 
 bp = Blueprint("metrics", __name__)
@@ -59,11 +59,9 @@ def scrape() -> Response:
 
 def broker_connection() -> redis.Redis | None:
     """One Redis connection pool per app, or None without a broker URL."""
-    url = current_app.config["KCOLORS_SETTINGS"].broker_url
-    if not url:
+    settings = current_app.config["KCOLORS_SETTINGS"]
+    if not settings.broker_url:
         return None
     if "kcolors_metrics_redis" not in current_app.extensions:
-        current_app.extensions["kcolors_metrics_redis"] = redis.Redis.from_url(
-            url, socket_timeout=2, socket_connect_timeout=2
-        )
+        current_app.extensions["kcolors_metrics_redis"] = redis_for(settings)
     return current_app.extensions["kcolors_metrics_redis"]

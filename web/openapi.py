@@ -9,7 +9,7 @@ from typing import Any
 
 from kcolors.defaults import MAX_LIST_LIMIT, MAX_WAIT_SECONDS
 from kcolors.engine.formats import FORMAT_NAMES
-from kcolors.engine.params import QuantizeParams
+from kcolors.engine.params import FALSE_WORDS, TRUE_WORDS, QuantizeParams
 from kcolors.jobs.settings import Settings
 from web.openapi_batches import BATCH_PATHS, BATCH_SCHEMAS
 from web.openapi_parts import (
@@ -25,14 +25,14 @@ from web.openapi_parts import (
 ETAG_HEADER = {"description": "the document's version", "schema": {"type": "string"}}
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
 # What web/files.py serves: a picture type kcolors decoded, or an attachment of opaque bytes.
-BINARY = {"schema": {"type": "string", "format": "binary"}}
+SERVED_TYPES = ("application/octet-stream", "image/png", "image/jpeg", "image/webp", "image/gif",
+                "image/avif")  # fmt: skip
 IMAGE = {
     "description": "the image: inline as the picture type kcolors decoded it as, else an "
     "attachment of application/octet-stream (web/files.py)",
     "content": {
-        media_type: BINARY
-        for media_type in ("application/octet-stream", "image/png", "image/jpeg", "image/webp",
-                           "image/gif", "image/avif")  # fmt: skip
+        media_type: {"schema": {"type": "string", "format": "binary"}}
+        for media_type in SERVED_TYPES
     },
 }
 IMAGE_OR_REDIRECT = {"200": IMAGE, "302": {"description": "redirect to a presigned URL"}}
@@ -309,6 +309,14 @@ TAGS = [
 ]
 
 
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
+
+
+# The words QuantizeParams reads as a boolean, in any case, with spaces around (a form's field).
+BOOLEAN_WORDS = rf"^\s*({'|'.join(_any_case(w) for w in TRUE_WORDS + FALSE_WORDS)})\s*$"
+
+
 def params_schema() -> dict[str, Any]:
     """The parameters as job and batch documents show them: the model's own JSON Schema."""
     schema = QuantizeParams.model_json_schema(mode="serialization")
@@ -322,6 +330,14 @@ def request_fields(settings: Settings) -> dict[str, Any]:
     for schema in properties.values():
         schema.pop("title", None)
     properties["k"]["maxItems"] = settings.max_k_values
+    for name, schema in properties.items():
+        if schema.get("type") == "boolean":  # as QuantizeParams reads them: forms send words
+            properties[name] = {
+                "anyOf": [{"type": "boolean"}, {"type": "string", "pattern": BOOLEAN_WORDS}],
+                "default": schema.get("default", False),
+                "description": f"{schema.get('description', '')} (true or false; also "
+                f"{', '.join(TRUE_WORDS + FALSE_WORDS)}, in any case)",
+            }
     for schema in properties.values():
         # A choice sent empty (a form's blank option) means its default: QuantizeParams.parse.
         if "enum" in schema and "" not in schema["enum"]:

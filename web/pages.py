@@ -16,10 +16,11 @@ from kcolors.engine.formats import FORM_ACCEPT, FORMAT_NAMES
 from kcolors.errors import InvalidParameter, JobFinished, KcolorsError
 from kcolors.jobs.creation import probe
 from kcolors.jobs.job import JobStatus, find_jobs, load_job
+from kcolors.jobs.times import parse_iso
 from web.auth import client_owner
 from web.chart import human_bytes
 from web.forms import JobForm, sentence
-from web.job_view import STATUSES, describe_job, describe_list_item, parse_time
+from web.job_view import STATUSES, describe_job, describe_list_item
 from web.services import cancel_job, get_settings, get_storage, submit_job
 from web.submission import Submission
 
@@ -38,7 +39,7 @@ def human_bytes_filter(n: float) -> str:
 @bp.app_template_filter("short_time")
 def short_time_filter(value: str | None) -> str:
     """Format an ISO 8601 UTC time as `YYYY-MM-DD HH:MM:SS UTC`."""
-    return parse_time(value).strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
+    return parse_iso(value).strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
 
 
 bp.app_template_filter("sentence")(sentence)

@@ -14,9 +14,9 @@ from kcolors.jobs import metrics
 from kcolors.jobs.broker import SWEEP_TASK
 from kcolors.jobs.logs import CURRENT_JOB_ID, configure_logging
 from kcolors.jobs.settings import Settings, metrics_host_port
+from kcolors.jobs.status import FINISHED_STATUSES
 
 log = logging.getLogger(__name__)
-FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
 _job_tokens: dict[str, Token] = {}
 
 

@@ -50,8 +50,8 @@ from kcolors.engine.stats import histogram_sse, psnr_from_sse
 if TYPE_CHECKING:
     from kcolors.engine.decode import DecodedImage
     from kcolors.engine.histogram import ColorHistogram
+    from kcolors.engine.outputs import QuantizedOutput
     from kcolors.engine.params import QuantizeParams
-    from kcolors.engine.quantize import QuantizedOutput
 
 MAX_FITS = 10  # fits of one search: quick fits and full fits' ends, each at most one plain fit
 START_K = 16

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -19,28 +17,10 @@ from kcolors.engine.encode import (
     truecolor_png_size,
 )
 from kcolors.engine.histogram import ColorHistogram, build_histogram
+from kcolors.engine.outputs import QuantizedOutput, QuantizeReport
 from kcolors.engine.palette import fit_palette, nearest_palette_index
 from kcolors.engine.params import QuantizeParams
 from kcolors.engine.stats import histogram_sse, input_stats, output_stats, pixel_sse
-
-
-@dataclass(frozen=True)
-class QuantizedOutput:
-    """One k-colour version of the input: encoded bytes and their statistics."""
-
-    k: int
-    data: bytes
-    media_type: str
-    extension: str
-    stats: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class QuantizeReport:
-    """Statistics of the input and every output, in the order of the requested k."""
-
-    input_stats: dict[str, Any]
-    outputs: list[QuantizedOutput] = field(default_factory=list)
 
 
 def quantize_image(

@@ -25,10 +25,13 @@ from kcolors.errors import (
 )
 from kcolors.jobs.cancel import cancel_batch_jobs
 from kcolors.jobs.creation import check_work, create_job, probe
-from kcolors.jobs.job import Job, JobStatus, load_job, new_job_id, now_iso, parse_job_id
+from kcolors.jobs.ids import new_job_id, parse_job_id
+from kcolors.jobs.job import Job, load_job
 from kcolors.jobs.reuse import fingerprint, image_digest
 from kcolors.jobs.settings import Settings
+from kcolors.jobs.status import JobStatus
 from kcolors.jobs.storage import Storage
+from kcolors.jobs.times import now_iso
 
 BATCHES_PREFIX = "batches/"
 MAX_BATCH_IMAGES = 1000

@@ -14,7 +14,8 @@ import redis
 from kcolors import defaults
 from kcolors.errors import BrokerUnavailable, JobFinished
 from kcolors.jobs.events import after_save
-from kcolors.jobs.job import Job, JobStatus, load_job, save_job
+from kcolors.jobs.job import Job, load_job, save_job
+from kcolors.jobs.status import JobStatus
 from kcolors.jobs.storage import Storage
 
 CANCEL_PREFIX = "kcolors:cancel:"

@@ -3,56 +3,18 @@
 from __future__ import annotations
 
 import json
-import secrets
-import threading
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
-
-from ulid import ULID
 
 from kcolors.engine.params import QuantizeParams
 from kcolors.errors import DocumentUnreadable, InvalidTransition, JobNotFound, ObjectNotFound
+from kcolors.jobs.ids import new_job_id, parse_job_id
+from kcolors.jobs.status import ALLOWED_TRANSITIONS, JobStatus
 from kcolors.jobs.storage import Storage
+from kcolors.jobs.times import now_iso
 
 JOBS_PREFIX = "jobs/"
 MAX_LIST_SCAN = 2000  # job documents read at most to list one client's recent jobs
-
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_finished(self) -> bool:
-        """Tell whether no further transition is possible."""
-        return self in FINISHED_STATUSES
-
-
-FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
-# RUNNING -> RUNNING is a redelivered job starting again after its worker was lost.
-_ALLOWED_TRANSITIONS = {
-    JobStatus.QUEUED: {JobStatus.RUNNING, JobStatus.FAILED, JobStatus.CANCELLED},
-    JobStatus.RUNNING: {
-        JobStatus.RUNNING,
-        JobStatus.SUCCEEDED,
-        JobStatus.FAILED,
-        JobStatus.CANCELLED,
-    },
-    JobStatus.SUCCEEDED: set(),
-    JobStatus.FAILED: set(),
-    JobStatus.CANCELLED: set(),
-}
-
-
-def now_iso() -> str:
-    """Return the current UTC time as ISO 8601 with milliseconds and a `Z`."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -94,7 +56,7 @@ class Job:
         return len(self.params.k) + (self.params.target_psnr is not None)
 
     def _move_to(self, status: JobStatus) -> None:
-        if status not in _ALLOWED_TRANSITIONS[self.status]:
+        if status not in ALLOWED_TRANSITIONS[self.status]:
             raise InvalidTransition(f"job {self.id} cannot go from {self.status} to {status}")
         self.status = status
         if status.is_finished:
@@ -196,41 +158,6 @@ class Job:
 
 def _by_k(result: dict[str, Any]) -> int:
     return result["k"]
-
-
-_last_id: tuple[int, int] = (0, 0)  # (milliseconds, randomness) of the last id made here
-_id_lock = threading.Lock()
-RANDOM_BITS = 80
-# Ids made in the same millisecond step up by a random gap: still in creation order, and one id
-# says nothing usable about the next (python-ulid's monotonic generator steps by exactly one).
-MAX_GAP = 2**64
-
-
-def new_job_id() -> str:
-    """Return a fresh ULID: unguessable (>= 64 random bits) and sortable by creation time."""
-    global _last_id
-    with _id_lock:
-        milliseconds = time.time_ns() // 1_000_000
-        last_ms, last_random = _last_id
-        if milliseconds <= last_ms:
-            milliseconds, randomness = last_ms, last_random + 1 + secrets.randbelow(MAX_GAP)
-            if randomness >= 2**RANDOM_BITS:  # this millisecond is used up: borrow the next
-                milliseconds, randomness = last_ms + 1, secrets.randbits(RANDOM_BITS)
-        else:
-            randomness = secrets.randbits(RANDOM_BITS)
-        _last_id = (milliseconds, randomness)
-    value = milliseconds.to_bytes(6, "big") + randomness.to_bytes(10, "big")
-    return str(ULID.from_bytes(value))
-
-
-def parse_job_id(job_id: str) -> str:
-    """Return `job_id` if it is a well-formed ULID, else raise `JobNotFound`."""
-    try:
-        if len(job_id) == 26 and str(ULID.from_str(job_id)) == job_id:
-            return job_id
-    except ValueError:
-        pass
-    raise JobNotFound(f"no job {job_id!r}")
 
 
 def job_key(job_id: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from typing import Any
 
 import redis
@@ -23,6 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from kcolors.jobs.broker import text
 from kcolors.jobs.metrics_dir import multiprocess as shared_by_processes
+from kcolors.jobs.times import parse_iso
 
 # Redis hash where workers count finished jobs by status, so any web process reports the total.
 FINISHED_JOBS_KEY = "kcolors:metrics:jobs_finished"
@@ -97,7 +97,7 @@ def record_finished_job(document: Mapping[str, Any], connection: redis.Redis | N
         return False
     started, finished = document.get("started_at"), document.get("finished_at")
     if started and finished:
-        seconds = (_parse_time(finished) - _parse_time(started)).total_seconds()
+        seconds = (parse_iso(finished) - parse_iso(started)).total_seconds()
         JOB_SECONDS.labels(status=status).observe(max(seconds, 0.0))
     for result in document.get("results") or []:
         for stage, seconds in (result.get("timings") or {}).items():
@@ -110,10 +110,6 @@ def record_finished_job(document: Mapping[str, Any], connection: redis.Redis | N
     if connection is not None:
         connection.hincrby(FINISHED_JOBS_KEY, status, 1)
     return True
-
-
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 class BrokerCollector:

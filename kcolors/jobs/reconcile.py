@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import redis
-from ulid import ULID
 
 from kcolors import defaults
 from kcolors.errors import BatchNotFound, DocumentUnreadable, JobNotFound
 from kcolors.jobs.batch import BATCHES_PREFIX, Batch, load_batch
+from kcolors.jobs.ids import id_time
 from kcolors.jobs.job import JOBS_PREFIX, Job, load_job
 from kcolors.jobs.storage import Storage
+from kcolors.jobs.times import parse_iso
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +86,11 @@ def _ids_under(
     if created_after is None:
         return ids
     # Ids are ULIDs: their creation time is in the id itself, no document needs reading.
-    return [i for i in ids if (made := _ulid_time(i)) is not None and made >= created_after]
-
-
-def _ulid_time(item_id: str) -> datetime | None:
-    try:
-        return ULID.from_str(item_id).datetime
-    except ValueError:
-        return None
+    return [i for i in ids if (made := id_time(i)) is not None and made >= created_after]
 
 
 def _age_seconds(created_at: str, now: datetime) -> float:
-    return (now - datetime.fromisoformat(created_at.replace("Z", "+00:00"))).total_seconds()
+    return (now - parse_iso(created_at)).total_seconds()
 
 
 def unfinished_jobs(

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import redis
-from ulid import ULID
 
 from kcolors.errors import JobNotFound
 from kcolors.jobs.batch import BATCHES_PREFIX, batch_key
+from kcolors.jobs.ids import id_time
 from kcolors.jobs.job import JOBS_PREFIX, job_key, load_job
 from kcolors.jobs.reuse import forget_results
 from kcolors.jobs.storage import Storage
@@ -38,20 +38,12 @@ class RetentionReport:
     more_left: bool = False  # the pass stopped at its bound
 
 
-def created_at(item_id: str) -> datetime | None:
-    """When a job or batch was made, from its ULID; None for a key that is no id."""
-    try:
-        return ULID.from_str(item_id).datetime
-    except ValueError:
-        return None
-
-
 def expired_ids(storage: Storage, prefix: str, cutoff: datetime) -> dict[str, list[str]]:
     """Every id under `prefix` made before `cutoff`, with all its object keys, oldest first."""
     keys: dict[str, list[str]] = defaultdict(list)
     for key in storage.list(prefix):
         item_id = key.removeprefix(prefix).split("/", 1)[0]
-        made = created_at(item_id)
+        made = id_time(item_id)
         if made is not None and made < cutoff:
             keys[item_id].append(key)
     return dict(sorted(keys.items()))

@@ -17,7 +17,8 @@ from kcolors import defaults
 from kcolors.engine.params import QuantizeParams
 from kcolors.errors import JobNotFound
 from kcolors.jobs.broker import text
-from kcolors.jobs.job import Job, JobStatus, load_job
+from kcolors.jobs.job import Job, load_job
+from kcolors.jobs.status import JobStatus
 from kcolors.jobs.storage import Storage
 
 INDEX_PREFIX = "kcolors:results:"

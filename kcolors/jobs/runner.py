@@ -11,8 +11,9 @@ import time
 from collections.abc import Callable
 
 from kcolors import defaults
+from kcolors.engine.outputs import QuantizedOutput
 from kcolors.engine.params import QuantizeParams
-from kcolors.engine.quantize import QuantizedOutput, quantize_image
+from kcolors.engine.quantize import quantize_image
 from kcolors.errors import JobCancelled, JobNotFound, KcolorsError, StorageUnavailable
 from kcolors.jobs.job import Job, load_job, result_key, save_job
 from kcolors.jobs.ordered_writes import OrderedWrites

@@ -34,7 +34,7 @@ import botocore.exceptions
 import requests
 
 from cli.broker import start_valkey_server
-from cli.up import free_port
+from cli.local import free_port
 from kcolors.engine.params import QuantizeParams
 from kcolors.engine.quantize import quantize_image
 from tests.fixtures.processes import FAKE_AWS

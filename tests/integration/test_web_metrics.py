@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from cli.up import free_port
+from cli.local import free_port
 from tests.fixtures.prometheus import sample
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from cli.up import free_port
+from cli.local import free_port
 from tests.fixtures.jobs import scrape_text, submit_image, wait_for_jobs
 from tests.fixtures.prometheus import sample
 from tests.images import gradient_png

@@ -35,9 +35,10 @@ def is_round_step(step: float) -> bool:
 
 
 def assert_round_ticks(values: list[float], lo: float, hi: float) -> None:
-    steps = {round(b - a, 9) for a, b in itertools.pairwise(values)}
-    assert len(steps) == 1, f"uneven ticks {values}"
-    [step] = steps
+    # Differences of large floats carry their rounding (4200000.6 - 4200000.4 = 0.199999999).
+    steps = [b - a for a, b in itertools.pairwise(values)]
+    step = float(f"{steps[0]:.6g}")
+    assert all(math.isclose(s, step, rel_tol=1e-6) for s in steps), f"uneven ticks {values}"
     assert is_round_step(step), f"step {step} of {values}"
     assert all(math.isclose(v / step, round(v / step), abs_tol=1e-6) for v in values)
     # A value within a billionth of a step of a tick is on it (nice_ticks rounds so): floats

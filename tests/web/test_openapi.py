@@ -8,7 +8,7 @@ import re
 import pytest
 
 from kcolors import defaults
-from kcolors.engine.params import QuantizeParams
+from kcolors.engine.params import FALSE_WORDS, TRUE_WORDS, QuantizeParams
 from kcolors.jobs.settings import Settings
 from tests.fixtures.openapi import check_response
 from tests.images import gradient_png
@@ -42,6 +42,13 @@ def test_request_bodies_state_every_field_with_the_models_rules(settings, path, 
             if "enum" in expected:  # a choice sent empty means its default, and is stated so
                 expected["enum"] = [*expected["enum"], ""]
                 expected["description"] += " (empty: the default)"
+            if expected.get("type") == "boolean":  # and a boolean the words a form sends
+                assert stated["anyOf"][0] == {"type": "boolean"}, name
+                assert stated["default"] == expected["default"], name
+                words = re.compile(stated["anyOf"][1]["pattern"])
+                assert all(words.match(w) for w in (*TRUE_WORDS, *FALSE_WORDS, " ON ")), name
+                assert not any(words.match(w) for w in ("2", "yes please", "")), name
+                continue
             assert {key: stated[key] for key in expected} == expected, name
         assert properties["k"]["maxItems"] == 7
     json_body = content["application/json"]["schema"]

@@ -13,7 +13,7 @@ import requests
 from prometheus_client import CollectorRegistry
 
 from cli.broker import start_valkey_server
-from cli.up import free_port
+from cli.local import free_port
 from kcolors.jobs import metrics
 from tests.fixtures.prometheus import sample
 
