@@ -188,7 +188,10 @@ def nice_ticks(lo: float, hi: float, max_ticks: int = MAX_TICKS) -> list[float]:
     step = nice_step(hi - lo, max_ticks)
     # The rounded ends can add an interval: widen the step until the ticks fit.
     while True:
-        first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
+        # Within a billionth of a step of a tick is on it, and within the floats' own rounding
+        # far from zero (1000 / 0.00002 is 49999999.99999999).
+        slack = 1e-9 + 8 * math.ulp(max(abs(lo), abs(hi))) / step
+        first, last = math.floor(lo / step + slack), math.ceil(hi / step - slack)
         if last - first <= max_ticks - 1:
             # Rounded to the step's own digits: 21000003 x 0.2 is 4200000.600000001 in floats.
             digits = max(0, 1 - math.floor(math.log10(step)))

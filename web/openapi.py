@@ -9,9 +9,10 @@ from typing import Any
 
 from kcolors.defaults import MAX_LIST_LIMIT, MAX_WAIT_SECONDS
 from kcolors.engine.formats import FORMAT_NAMES
-from kcolors.engine.params import FALSE_WORDS, TRUE_WORDS, QuantizeParams
+from kcolors.engine.params import QuantizeParams
 from kcolors.jobs.settings import Settings
 from web.openapi_batches import BATCH_PATHS, BATCH_SCHEMAS
+from web.openapi_fields import request_fields
 from web.openapi_parts import (
     ERROR_OR_NULL,
     ERROR_SCHEMAS,
@@ -309,41 +310,10 @@ TAGS = [
 ]
 
 
-def _any_case(word: str) -> str:
-    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
-
-
-# The words QuantizeParams reads as a boolean, in any case, with spaces around (a form's field).
-BOOLEAN_WORDS = rf"^\s*({'|'.join(_any_case(w) for w in TRUE_WORDS + FALSE_WORDS)})\s*$"
-
-
 def params_schema() -> dict[str, Any]:
     """The parameters as job and batch documents show them: the model's own JSON Schema."""
     schema = QuantizeParams.model_json_schema(mode="serialization")
     return {**schema, "required": list(QuantizeParams.model_fields)}
-
-
-def request_fields(settings: Settings) -> dict[str, Any]:
-    """The parameters a request may send: the model's fields, with this server's k limit."""
-    properties = QuantizeParams.model_json_schema()["properties"]
-    properties = {name: {**schema} for name, schema in properties.items()}
-    for schema in properties.values():
-        schema.pop("title", None)
-    properties["k"]["maxItems"] = settings.max_k_values
-    for name, schema in properties.items():
-        if schema.get("type") == "boolean":  # as QuantizeParams reads them: forms send words
-            properties[name] = {
-                "anyOf": [{"type": "boolean"}, {"type": "string", "pattern": BOOLEAN_WORDS}],
-                "default": schema.get("default", False),
-                "description": f"{schema.get('description', '')} (true or false; also "
-                f"{', '.join(TRUE_WORDS + FALSE_WORDS)}, in any case)",
-            }
-    for schema in properties.values():
-        # A choice sent empty (a form's blank option) means its default: QuantizeParams.parse.
-        if "enum" in schema and "" not in schema["enum"]:
-            schema["enum"] = [*schema["enum"], ""]
-            schema["description"] = f"{schema.get('description', '')} (empty: the default)"
-    return properties
 
 
 def request_body(settings: Settings, name: str, schema: dict[str, Any]) -> dict[str, Any]:
