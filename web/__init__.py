@@ -22,7 +22,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         KCOLORS_SETTINGS=settings,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         # Signs the session that holds the form's CSRF token; random per process unless set.
-        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        SECRET_KEY=settings.secret() or secrets.token_hex(32),
         SESSION_COOKIE_SAMESITE="Lax",
     )
     if test_config:

@@ -43,7 +43,7 @@ def owner_id(token: str) -> str:
 
 def client_owner() -> str | None:
     """The owner of this request (a valid bearer token, or a live signed-in session), if any."""
-    tokens = get_settings().api_tokens
+    tokens = get_settings().tokens()
     if not tokens:
         return None
     token = bearer_token()
@@ -71,7 +71,7 @@ def token_is_valid(token: str | None, tokens: tuple[str, ...]) -> bool:
 
 def require_api_token() -> None:
     """Refuse an API request without a valid bearer token, when tokens are configured."""
-    tokens = get_settings().api_tokens
+    tokens = get_settings().tokens()
     if not tokens or not request.path.startswith("/api/") or request.endpoint in OPEN_ENDPOINTS:
         return
     token = bearer_token()
@@ -85,7 +85,7 @@ def require_api_token() -> None:
 
 def require_sign_in() -> Response | None:
     """Send a visitor of a page that creates or lists jobs to the sign-in form first."""
-    tokens = get_settings().api_tokens
+    tokens = get_settings().tokens()
     if not tokens or request.endpoint not in SIGNED_IN_PAGES:
         return None
     if sessions.current_owner(configured_owners(tokens)):
@@ -111,7 +111,7 @@ def sign_in() -> Response | tuple[str, int] | str:
             form.token.errors = [exc.message]
             page = render_template("signin.html", form=form)
             return Response(page, 429, {"Retry-After": str(exc.retry_after)})
-        if token_is_valid(token, get_settings().api_tokens):
+        if token_is_valid(token, get_settings().tokens()):
             sessions.start(owner_id(token))  # a new session id for the new identity
             return redirect(safe_next(request.args.get("next")), code=303)
         guessing.count_failure(token)

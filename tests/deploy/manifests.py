@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -24,7 +23,7 @@ KUSTOMIZATION = "kustomization.yaml"
 BOTO3_VARIABLES = frozenset(
     {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"}
 )
-SETTINGS_VARIABLES = frozenset(PREFIX + f.name.upper() for f in dataclasses.fields(Settings))
+SETTINGS_VARIABLES = frozenset(PREFIX + name.upper() for name in Settings.model_fields)
 KCOLORS_VARIABLE = re.compile(r"\bKCOLORS_[A-Z0-9_]+")
 KCOLORS_IMAGE = re.compile(r"^(.*/)?kcolors(:[\w.-]+)?$")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import subprocess
@@ -129,7 +128,7 @@ def test_environment_is_settings_the_code_reads(config, name):
     check_container_environment(set(environment))
     settings = Settings.from_env(environment)
     assert settings.broker_url == environment["KCOLORS_BROKER_URL"]
-    assert settings.secret_key == "test-secret"
+    assert settings.secret() == "test-secret"
 
 
 @pytest.mark.parametrize("name", KCOLORS_SERVICES)
@@ -180,9 +179,9 @@ def test_prometheus_scrapes_the_web_server_and_every_worker(config):
 def test_every_setting_is_documented_in_the_readme():
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     undocumented = [
-        f"{PREFIX}{f.name.upper()}"
-        for f in dataclasses.fields(Settings)
-        if f"| `{PREFIX}{f.name.upper()}` |" not in readme
+        f"{PREFIX}{name.upper()}"
+        for name in Settings.model_fields
+        if f"| `{PREFIX}{name.upper()}` |" not in readme
     ]
     assert not undocumented, f"README's settings table lacks {undocumented}"
 

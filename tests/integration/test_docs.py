@@ -38,7 +38,7 @@ def named_variables(text: str) -> set[str]:
 
 
 def setting_variables() -> set[str]:
-    return {f"KCOLORS_{name.upper()}" for name in Settings.__dataclass_fields__}
+    return {f"KCOLORS_{name.upper()}" for name in Settings.model_fields}
 
 
 def test_every_variable_the_docs_name_exists_and_every_setting_is_documented():

@@ -23,7 +23,7 @@ def test_environment_values_are_parsed_to_field_types():
     )
     assert settings.broker_url == "redis://127.0.0.1:7000/0"
     assert settings.max_pixels == 1000
-    assert settings.api_tokens == ("a", "b", "c")
+    assert settings.tokens() == ("a", "b", "c")
 
 
 def test_overrides_win_over_environment():
@@ -60,3 +60,47 @@ def test_an_empty_rate_limit_turns_the_limit_off_through_the_environment():
     assert Settings.from_env(Settings(rate_limit="").to_env()).rate_limit == ""
     # Elsewhere an empty variable still means "unset": the default.
     assert Settings.from_env({"KCOLORS_SOURCE_PREFIX": ""}).source_prefix == "uploads/"
+
+
+def test_every_bad_variable_is_named_at_once_with_its_rule():
+    """One line per bad variable (typed parsing and bounds by pydantic), not the first only."""
+    with pytest.raises(InvalidConfiguration) as caught:
+        Settings.from_env(
+            {
+                "KCOLORS_MAX_PIXELS": "lots",
+                "KCOLORS_STORAGE_RETRIES": "-1",
+                "KCOLORS_RETENTION_DAYS": "nan",
+                "KCOLORS_MAX_UPLOAD_BYTES": "0",
+                "KCOLORS_SEED_OF_DOOM": "ignored: not a setting, not ours to judge",
+            }
+        )
+    message = caught.value.message
+    assert "KCOLORS_MAX_PIXELS='lots' must be a whole number" in message
+    assert "KCOLORS_STORAGE_RETRIES='-1' must be 0 or more" in message
+    assert "KCOLORS_RETENTION_DAYS='nan' must be a finite number" in message
+    assert "KCOLORS_MAX_UPLOAD_BYTES='0' must be more than 0" in message
+    assert message.count("; ") == 3 and "SEED_OF_DOOM" not in message
+
+
+@pytest.mark.parametrize("raw", ["\uff11\uff10", "1_000", "10.0", "1e3", " x"])
+def test_numbers_are_plain_ascii_digits(raw):
+    """int() takes Unicode digits and underscores; a setting does not."""
+    with pytest.raises(InvalidConfiguration, match="KCOLORS_MAX_K_VALUES"):
+        Settings.from_env({"KCOLORS_MAX_K_VALUES": raw})
+
+
+def test_secrets_never_show_but_reach_child_processes():
+    settings = Settings.from_env({"KCOLORS_API_TOKENS": "t0ken-a,t0ken-b",
+                                  "KCOLORS_SECRET_KEY": "k3y-0123"})  # fmt: skip
+    shown = repr(settings) + str(settings.model_dump()) + str(settings)
+    assert "t0ken" not in shown and "k3y" not in shown
+    assert settings.tokens() == ("t0ken-a", "t0ken-b") and settings.secret() == "k3y-0123"
+    env = settings.to_env()
+    assert (
+        env["KCOLORS_API_TOKENS"] == "t0ken-a,t0ken-b" and env["KCOLORS_SECRET_KEY"] == "k3y-0123"
+    )
+    assert Settings.from_env(env) == settings
+    with pytest.raises(InvalidConfiguration) as caught:
+        Settings.from_env({"KCOLORS_SECRET_KEY": "k3y-0123", "KCOLORS_API_TOKENS": "x",
+                           "KCOLORS_LOG_FORMAT": "xml"})  # fmt: skip
+    assert "k3y" not in caught.value.message
