@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from kcolors import defaults
 from kcolors.errors import BatchNotFound, StorageUnavailable
@@ -14,11 +15,18 @@ from kcolors.jobs.job import JobStatus
 from worker.tasks import process_job, retry_delay, worker_redis, worker_settings, worker_storage
 
 log = logging.getLogger(__name__)
+# Attempts of one expansion cut off by its soft time limit: each goes on from where the last
+# stopped, so this bounds only an expansion that makes no progress at all.
+MAX_EXPANSION_ATTEMPTS = 50
 
 
 @shared_task(name=EXPAND_BATCH_TASK, bind=True, max_retries=defaults.STORAGE_RETRIES)
 def expand_batch(self: Task, batch_id: str) -> int:
-    """Create the batch's jobs (once) and enqueue those that must run; return how many."""
+    """Create the batch's jobs (once) and enqueue those that must run; return how many.
+
+    Cut off by its soft time limit, an expansion has saved what it made (`expand`): it goes on
+    at once in a new attempt, which resumes after those items, up to `MAX_EXPANSION_ATTEMPTS`.
+    """
     storage = worker_storage()
     try:
         batch = load_batch(storage, batch_id)
@@ -32,6 +40,9 @@ def expand_batch(self: Task, batch_id: str) -> int:
         return 0
     except StorageUnavailable as exc:
         raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
+    except SoftTimeLimitExceeded as exc:
+        log.warning("batch %s: expansion cut off at its time limit; resuming", batch_id)
+        raise self.retry(exc=exc, countdown=0, max_retries=MAX_EXPANSION_ATTEMPTS) from exc
     for job_id in to_run:
         process_job.delay(job_id)
     log.info("batch %s: %d jobs enqueued of %d images", batch_id, len(to_run), len(batch.items))

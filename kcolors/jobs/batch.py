@@ -132,8 +132,9 @@ def expand(storage: Storage, notices: redis.Redis, batch: Batch, settings: Setti
     """Give every item a job (a new one, one reusing stored outputs, or its twin's); save all.
 
     Returns the ids of the jobs to enqueue. A picture that cannot be read gets an error instead.
+    An expansion cut off midway (its soft time limit, a storage error) saves the items it gave
+    a job before it stops; the next attempt resumes after them and makes no job twice.
     """
-    by_fingerprint: dict[str, dict[str, Any]] = {}
     to_run: list[str] = []
     if batch.cancelled_at is not None:  # cancelled before it was expanded: no job at all
         for item in batch.items:
@@ -141,36 +142,17 @@ def expand(storage: Storage, notices: redis.Redis, batch: Batch, settings: Setti
         batch.expanded_at = now_iso()
         save_batch(storage, batch)
         return to_run
-    for item in batch.items:
-        try:
-            data = storage.get(item["key"])
-            probed = probe(data, settings)
-            check_work(batch.params, probed, settings)
-        except StorageUnavailable:
-            raise  # the task retries; an unreadable picture is the item's error
-        except KcolorsError as exc:
-            item.update(job_id=None, error=exc.to_dict())
-            continue
-        same_work = fingerprint(image_digest(data), batch.params, batch.owner)
-        twin = by_fingerprint.get(same_work)
-        if twin is not None:  # the same picture twice in one batch: one job serves both
-            item.update(job_id=twin["job_id"], error=None, duplicate_of=twin["name"])
-            continue
-        job = create_job(
-            storage,
-            notices,
-            settings,
-            batch.params,
-            probed,
-            data,
-            source_key=item["key"],
-            owner=batch.owner,
-            name=item["name"],
-        )
-        if not job.status.is_finished:
-            to_run.append(job.id)
-        item.update(job_id=job.id, error=None)
-        by_fingerprint[same_work] = item
+    by_fingerprint, to_run = resumed(storage, batch)
+    try:
+        for item in batch.items:
+            if item.get("job_id") or item.get("error"):
+                continue  # given its job (or its error) by an earlier, interrupted attempt
+            job = expand_item(storage, notices, batch, settings, item, by_fingerprint)
+            if job is not None and not job.status.is_finished:
+                to_run.append(job.id)
+    except BaseException:
+        save_batch(storage, batch)  # what was made so far, for the next attempt
+        raise
     batch.expanded_at = now_iso()
     # Cancelled while this ran: the jobs just made go the way of the others.
     batch.cancelled_at = load_batch(storage, batch.id).cancelled_at
@@ -179,6 +161,67 @@ def expand(storage: Storage, notices: redis.Redis, batch: Batch, settings: Setti
         to_run = []
     save_batch(storage, batch)
     return to_run
+
+
+def expand_item(
+    storage: Storage,
+    notices: redis.Redis,
+    batch: Batch,
+    settings: Settings,
+    item: dict[str, Any],
+    by_fingerprint: dict[str, dict[str, Any]],
+) -> Job | None:
+    """Give one item its job, its twin's, or its error; return a job made for it, if any."""
+    try:
+        data = storage.get(item["key"])
+        probed = probe(data, settings)
+        check_work(batch.params, probed, settings)
+    except StorageUnavailable:
+        raise  # the task retries; an unreadable picture is the item's error
+    except KcolorsError as exc:
+        item.update(job_id=None, error=exc.to_dict())
+        return None
+    same_work = fingerprint(image_digest(data), batch.params, batch.owner)
+    twin = by_fingerprint.get(same_work)
+    if twin is not None:  # the same picture twice in one batch: one job serves both
+        item.update(job_id=twin["job_id"], error=None, duplicate_of=twin["name"])
+        return None
+    # The id is the item's before its job is stored: cut off in between, the next attempt
+    # finds the job (and sends it), or finds none and makes it; never a second one.
+    item.update(job_id=new_job_id(), error=None)
+    job = create_job(
+        storage,
+        notices,
+        settings,
+        batch.params,
+        probed,
+        data,
+        source_key=item["key"],
+        owner=batch.owner,
+        name=item["name"],
+        job_id=item["job_id"],
+    )
+    by_fingerprint[same_work] = item
+    return job
+
+
+def resumed(storage: Storage, batch: Batch) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """What an earlier, interrupted attempt made: each item with a job of its own by its
+    work's fingerprint (for twins), and the jobs it made that still wait for their message."""
+    by_fingerprint: dict[str, dict[str, Any]] = {}
+    waiting = []
+    for item in batch.items:
+        if not item.get("job_id") or item.get("duplicate_of"):
+            continue
+        try:
+            job = load_job(storage, item["job_id"])
+        except JobNotFound:
+            item.update(job_id=None)  # made again, this time
+            continue
+        by_fingerprint[fingerprint(job.input["sha256"], batch.params, batch.owner)] = item
+        if job.status is JobStatus.QUEUED:
+            waiting.append(job.id)
+    return by_fingerprint, waiting
 
 
 def item_jobs(storage: Storage, batch: Batch) -> dict[str, Job]:

@@ -44,10 +44,15 @@ class Job:
         input_key: str,
         input_info: dict[str, Any],
         owner: str | None = None,
+        job_id: str | None = None,
     ) -> Job:
-        """Return a new queued job reading its image from `input_key`."""
+        """Return a new queued job reading its image from `input_key` (with `job_id`, an id
+        made beforehand with `new_job_id`, else a new one)."""
         return cls(
-            id=new_job_id(), params=params, input={"key": input_key, **input_info}, owner=owner
+            id=job_id or new_job_id(),
+            params=params,
+            input={"key": input_key, **input_info},
+            owner=owner,
         )
 
     @property
