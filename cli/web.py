@@ -38,10 +38,11 @@ class WebServer(BaseApplication):
 @click.option("--threads", default=4, show_default=True, type=int, help="threads per process")
 def web(host: str, port: int | None, workers: int, threads: int) -> None:
     """Serve the web app and JSON API with gunicorn."""
-    import kcolors.jobs.metrics  # noqa: F401  (one metrics directory for all gunicorn processes)
     from kcolors import defaults
+    from kcolors.jobs.metrics_dir import use_a_multiprocess_dir
     from kcolors.jobs.settings import Settings
 
+    use_a_multiprocess_dir()  # one metrics folder for all gunicorn processes (main chose it)
     settings = Settings.from_env()
     if not settings.secret_key:
         # Every gunicorn process must sign sessions, and so the form's CSRF tokens, with one key.
@@ -61,5 +62,9 @@ def web(host: str, port: int | None, workers: int, threads: int) -> None:
             # Idle keep-alive connections are closed after 5 s; slow clients are the proxy's to
             # absorb (nginx in docker-compose, the ingress in Kubernetes: docs/OPERATIONS.md).
             "keepalive": 5,
+            # gunicorn 25's control socket is one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl or
+            # ~/.gunicorn/gunicorn.ctl): a second `kcolors web` on the machine would take it
+            # from the first. Nothing of kcolors uses it (gunicornc).
+            "control_socket_disable": True,
         }
     ).run()
