@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cli.http import call, follow
+from cli.http import EXIT_CANCELLED, call, follow
 from cli.params import given_params, param_options, params_from_options
 from cli.tables import (
     OUTPUT_COLUMNS,
@@ -67,9 +67,10 @@ def finish(job: dict[str, Any], server: str) -> None:
     """Print a finished job's results, or fail the command if the job failed."""
     if job["status"] in ("succeeded", "cancelled") and job["results"]:
         print_results(job, server)
-    if job["status"] == "cancelled":  # not a success: scripts must tell them apart
+    if job["status"] == "cancelled":  # not a success, nor an error: its own exit status
         kept = len(job["results"])
-        raise click.ClickException(f"job cancelled, {kept} output{'s' if kept != 1 else ''} kept")
+        click.echo(f"job cancelled, {kept} output{'s' if kept != 1 else ''} kept", err=True)
+        raise click.exceptions.Exit(EXIT_CANCELLED)
     if job["status"] == "failed":
         raise click.ClickException(f"job failed: {job['error']['code']}: {job['error']['message']}")
 
@@ -87,7 +88,11 @@ def submit(
     file: Path | None, prefix: str | None, wait: bool, timeout: float, server: str, **options: Any
 ) -> None:
     """Submit FILE (or, with --prefix, a batch); print the job's line, `job <id>: <status>` (with
-    --wait, its results)."""
+    --wait, its results).
+
+    \b
+    Exit status: 0 done (or, without --wait, accepted), 1 failed or refused by the server,
+    2 a usage error, 3 cancelled, 4 no such job or batch."""
     server = server.rstrip("/")
     if (file is None) == (prefix is None):
         raise click.UsageError("give either FILE or --prefix PREFIX")
@@ -115,7 +120,11 @@ def submit(
 @click.option("--timeout", default=600.0, show_default=True, help="seconds --wait waits")
 @server_option
 def status(job_id: str | None, queue: bool, wait: bool, timeout: float, server: str) -> None:
-    """Print a job's state and results, or (--queue) the queue and the workers."""
+    """Print a job's state and results, or (--queue) the queue and the workers.
+
+    \b
+    Exit status: 0 done (or, without --wait, still queued or running), 1 failed or refused by
+    the server, 2 a usage error, 3 cancelled, 4 no such job."""
     if queue:
         from cli.queue import show_queue
 

@@ -17,6 +17,16 @@ TOKEN_VARIABLE = "KCOLORS_API_TOKEN"
 POLL_INTERVAL_SECONDS = 0.5
 # How long each request asks the server to hold it until the document changes.
 WAIT_SECONDS = 20
+# The client's exit statuses (click's own: 2 for a usage error).
+EXIT_FAILED, EXIT_CANCELLED, EXIT_NOT_FOUND = 1, 3, 4
+
+
+class ApiError(click.ClickException):
+    """The API's error code and message, as the command's; exit 4 when there is no such thing."""
+
+    def __init__(self, message: str, *, not_found: bool = False) -> None:
+        super().__init__(message)
+        self.exit_code = EXIT_NOT_FOUND if not_found else EXIT_FAILED
 
 
 def auth_headers() -> dict[str, str]:
@@ -45,9 +55,8 @@ def json_of(response: requests.Response) -> dict[str, Any]:
         ) from None
     if response.status_code >= 400:
         error = body.get("error", {})
-        raise click.ClickException(
-            f"{error.get('code', response.status_code)}: {error.get('message', '')}"
-        )
+        raise ApiError(f"{error.get('code', response.status_code)}: {error.get('message', '')}",
+                       not_found=response.status_code == 404)  # fmt: skip
     return body
 
 

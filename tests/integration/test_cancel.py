@@ -138,3 +138,22 @@ def test_the_workers_sweep_deletes_jobs_past_retention(
     # The reuse index forgot it: the same work is computed again, not "reused" from nothing.
     again = submit_image(url, gradient_png(seed=31), k="2")
     assert again["reused"] is False
+
+
+def test_kcolors_status_exit_codes_tell_cancelled_failed_and_unknown_apart(
+    s3_settings, start_live_server
+):
+    """Documented in `--help`: 0 done, 1 failed, 3 cancelled (not an error: no `Error:`),
+    4 no such job; a script tells them apart by the code alone."""
+    url = start_live_server(s3_settings).url  # no worker: the job stays queued until cancelled
+    job = submit_image(url)
+    assert CliRunner().invoke(main, ["status", job["id"], "--server", url]).exit_code == 0
+    requests.delete(f"{url}/api/jobs/{job['id']}", timeout=10)
+    cancelled = CliRunner().invoke(main, ["status", job["id"], "--server", url])
+    assert cancelled.exit_code == 3, cancelled.output
+    assert "job cancelled, 0 outputs kept" in cancelled.output and "Error" not in cancelled.output
+    unknown = CliRunner().invoke(main, ["status", "01M97330NEZMSXVBAX0P7ECHNC", "--server", url])
+    assert unknown.exit_code == 4 and "job_not_found" in unknown.output
+    usage = CliRunner().invoke(main, ["status", "--server", url])
+    assert usage.exit_code == 2
+    assert "3 cancelled, 4 no such job" in CliRunner().invoke(main, ["status", "--help"]).output
