@@ -16,8 +16,9 @@ def input_url(job_id: str) -> str:
     return f"/api/jobs/{job_id}/input"
 
 
-# Kept in storage, never shown: which client (a token's hash) made the job.
-PRIVATE_FIELDS = ("owner",)
+# Kept in storage, never shown: which client (a token's hash) made the job or the batch, and
+# the bookkeeping of a batch's expansion.
+PRIVATE_FIELDS = ("owner", "made")
 
 
 def public_document(document: dict[str, Any]) -> dict[str, Any]:

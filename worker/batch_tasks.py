@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from kcolors import defaults
 from kcolors.errors import BatchNotFound, StorageUnavailable
-from kcolors.jobs.batch import expand, item_jobs, load_batch
+from kcolors.jobs.batch import expand, item_jobs, load_batch, mark_sent
 from kcolors.jobs.broker import EXPAND_BATCH_TASK
 from kcolors.jobs.job import JobStatus
 from worker.tasks import process_job, retry_delay, worker_redis, worker_settings, worker_storage
@@ -18,20 +19,29 @@ log = logging.getLogger(__name__)
 # Attempts of one expansion cut off by its soft time limit: each goes on from where the last
 # stopped, so this bounds only an expansion that makes no progress at all.
 MAX_EXPANSION_ATTEMPTS = 50
+# The share of the soft time limit one expansion task spends before it hands the rest of the
+# batch to a new task: an expansion stops cleanly between two items, well before the limit
+# would interrupt it at an arbitrary point (inside a storage call, a lock), and the jobs made
+# so far start at once, not after the last picture of the batch is read.
+EXPANSION_SHARE_OF_LIMIT = 0.5
 
 
 @shared_task(name=EXPAND_BATCH_TASK, bind=True, max_retries=defaults.STORAGE_RETRIES)
 def expand_batch(self: Task, batch_id: str) -> int:
     """Create the batch's jobs (once) and enqueue those that must run; return how many.
 
-    Cut off by its soft time limit, an expansion has saved what it made (`expand`): it goes on
-    at once in a new attempt, which resumes after those items, up to `MAX_EXPANSION_ATTEMPTS`.
+    A big batch is expanded in parts, each within a share of the soft time limit: a part sends
+    its jobs and hands the rest to a new task. Cut off by the limit itself, an expansion has
+    saved what it made (`expand`): it goes on at once in a new attempt, which resumes after
+    those items, up to `MAX_EXPANSION_ATTEMPTS`.
     """
     storage = worker_storage()
+    settings = worker_settings()
+    deadline = time.monotonic() + settings.soft_time_limit * EXPANSION_SHARE_OF_LIMIT
     try:
         batch = load_batch(storage, batch_id)
         if batch.expanded_at is None:
-            to_run = expand(storage, worker_redis(), batch, worker_settings())
+            to_run = expand(storage, worker_redis(), batch, settings, deadline=deadline)
         else:  # a redelivered message: the jobs exist; send again those that never started
             jobs = item_jobs(storage, batch)
             to_run = [j.id for j in jobs.values() if j.status is JobStatus.QUEUED]
@@ -45,5 +55,13 @@ def expand_batch(self: Task, batch_id: str) -> int:
         raise self.retry(exc=exc, countdown=0, max_retries=MAX_EXPANSION_ATTEMPTS) from exc
     for job_id in to_run:
         process_job.delay(job_id)
+    if batch.expanded_at is None:  # stopped at its deadline: the rest in a new task
+        try:
+            mark_sent(storage, batch, to_run)
+        except StorageUnavailable as exc:  # sent again by the retry: a job runs once anyway
+            raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
+        self.apply_async((batch_id,))
+        log.info("batch %s: %d jobs enqueued; expansion continues", batch_id, len(to_run))
+        return len(to_run)
     log.info("batch %s: %d jobs enqueued of %d images", batch_id, len(to_run), len(batch.items))
     return len(to_run)

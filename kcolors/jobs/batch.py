@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,9 @@ class Batch:
     expanded_at: str | None = None  # when every item got its job (or its error)
     owner: str | None = None  # the client that made it, when tokens are set
     cancelled_at: str | None = None  # when its client cancelled it
+    # The jobs its expansion made, by id: each one's fingerprint and whether it must run, so that
+    # an attempt resuming an interrupted expansion reads no job document it made (see `resumed`).
+    made: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -81,6 +85,7 @@ class Batch:
             "expanded_at": self.expanded_at,
             "owner": self.owner,
             "cancelled_at": self.cancelled_at,
+            "made": self.made,
         }
 
     @classmethod
@@ -95,6 +100,7 @@ class Batch:
             expanded_at=data["expanded_at"],
             owner=data.get("owner"),
             cancelled_at=data.get("cancelled_at"),
+            made=data.get("made", {}),
         )
 
 
@@ -128,25 +134,44 @@ def load_batch(storage: Storage, batch_id: str) -> Batch:
         raise DocumentUnreadable(message) from exc
 
 
-def expand(storage: Storage, notices: redis.Redis, batch: Batch, settings: Settings) -> list[str]:
+def expand(
+    storage: Storage,
+    notices: redis.Redis,
+    batch: Batch,
+    settings: Settings,
+    deadline: float | None = None,
+) -> list[str]:
     """Give every item a job (a new one, one reusing stored outputs, or its twin's); save all.
 
     Returns the ids of the jobs to enqueue. A picture that cannot be read gets an error instead.
-    An expansion cut off midway (its soft time limit, a storage error) saves the items it gave
-    a job before it stops; the next attempt resumes after them and makes no job twice.
+    Past `deadline` (a `time.monotonic()` value) it stops between two items, saves what it made
+    and returns with `batch.expanded_at` still None: the caller sends those jobs and expands the
+    rest in a new task. An expansion cut off midway by anything else (its soft time limit, a
+    storage error) saves the items it gave a job before it stops; the next attempt resumes
+    after them and makes no job twice.
     """
     to_run: list[str] = []
-    if batch.cancelled_at is not None:  # cancelled before it was expanded: no job at all
+    if batch.cancelled_at is not None:  # cancelled before (the rest of) it was expanded
         for item in batch.items:
-            item.update(job_id=None, error=CANCELLED_ITEM)
+            if not item.get("job_id") and not item.get("error"):
+                item.update(job_id=None, error=CANCELLED_ITEM)
+        # Jobs an earlier part made after the client's cancel read the batch: cancelled too.
+        cancel_batch_jobs(storage, notices, list(batch.made))
         batch.expanded_at = now_iso()
         save_batch(storage, batch)
         return to_run
     by_fingerprint, to_run = resumed(storage, batch)
+    done_here = 0  # at least one item a part, however late it starts: every part progresses
     try:
         for item in batch.items:
             if item.get("job_id") or item.get("error"):
                 continue  # given its job (or its error) by an earlier, interrupted attempt
+            if done_here and deadline is not None and time.monotonic() >= deadline:
+                # A cancel saved while this part ran is kept; the next part acts on it.
+                batch.cancelled_at = load_batch(storage, batch.id).cancelled_at
+                save_batch(storage, batch)
+                return to_run
+            done_here += 1
             job = expand_item(storage, notices, batch, settings, item, by_fingerprint)
             if job is not None and not job.status.is_finished:
                 to_run.append(job.id)
@@ -161,6 +186,15 @@ def expand(storage: Storage, notices: redis.Redis, batch: Batch, settings: Setti
         to_run = []
     save_batch(storage, batch)
     return to_run
+
+
+def mark_sent(storage: Storage, batch: Batch, job_ids: list[str]) -> None:
+    """Record that the jobs of a part of an expansion have their messages, so that the part
+    after it does not send them again."""
+    for job_id in job_ids:
+        if job_id in batch.made:
+            batch.made[job_id]["runs"] = False
+    save_batch(storage, batch)
 
 
 def expand_item(
@@ -202,25 +236,39 @@ def expand_item(
         job_id=item["job_id"],
     )
     by_fingerprint[same_work] = item
+    batch.made[job.id] = {"fingerprint": same_work, "runs": not job.status.is_finished}
     return job
 
 
 def resumed(storage: Storage, batch: Batch) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """What an earlier, interrupted attempt made: each item with a job of its own by its
-    work's fingerprint (for twins), and the jobs it made that still wait for their message."""
+    work's fingerprint (for twins), and the jobs it made that still wait for their message.
+
+    Read from the batch's record of what it made, not from the job documents: an attempt that
+    read every job made so far would spend its time limit on them once enough were made, and
+    never get further. Only an item whose job was being made when the attempt was cut off (its
+    id chosen, its record not yet kept) is looked up in storage.
+    """
     by_fingerprint: dict[str, dict[str, Any]] = {}
     waiting = []
     for item in batch.items:
         if not item.get("job_id") or item.get("duplicate_of"):
             continue
-        try:
-            job = load_job(storage, item["job_id"])
-        except JobNotFound:
-            item.update(job_id=None)  # made again, this time
-            continue
-        by_fingerprint[fingerprint(job.input["sha256"], batch.params, batch.owner)] = item
-        if job.status is JobStatus.QUEUED:
-            waiting.append(job.id)
+        record = batch.made.get(item["job_id"])
+        if record is None:
+            try:
+                job = load_job(storage, item["job_id"])
+            except JobNotFound:
+                item.update(job_id=None)  # made again, this time
+                continue
+            record = {
+                "fingerprint": fingerprint(job.input["sha256"], batch.params, batch.owner),
+                "runs": job.status is JobStatus.QUEUED,
+            }
+            batch.made[job.id] = record
+        by_fingerprint[record["fingerprint"]] = item
+        if record["runs"]:
+            waiting.append(item["job_id"])
     return by_fingerprint, waiting
 
 

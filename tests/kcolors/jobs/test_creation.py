@@ -6,7 +6,7 @@ import pytest
 
 from kcolors.engine.params import QuantizeParams
 from kcolors.errors import BrokerUnavailable, WorkBudgetExceeded
-from kcolors.jobs.batch import Batch, expand, save_batch
+from kcolors.jobs.batch import Batch, expand, load_batch, mark_sent, save_batch
 from kcolors.jobs.creation import create_job, enqueue_job, probe
 from kcolors.jobs.events import after_save, latest_version
 from kcolors.jobs.job import JobStatus, load_job, save_job
@@ -95,6 +95,53 @@ def test_batch_jobs_come_from_the_same_path_and_are_announced(storage, broker):
     [unreadable] = [item for item in batch.items if item["error"]]
     assert unreadable["name"] == "notes.txt"
     assert unreadable["error"]["code"] == "unsupported_format"
+
+
+def stored_batch(storage, count: int) -> Batch:
+    for number in range(count):
+        storage.put(f"uploads/p/{number}.png", gradient_png(16, 12, seed=number))
+    names = [(key.rsplit("/", 1)[1], key) for key in storage.list("uploads/p/")]
+    batch = Batch.create(QuantizeParams(k=(2,)), {"prefix": "uploads/p/"}, names)
+    save_batch(storage, batch)
+    return batch
+
+
+def test_an_expansion_past_its_deadline_goes_on_one_item_a_part_and_sends_each_job_once(
+    storage, broker
+):
+    """A deadline already past: every part still makes one job (it never stalls), and each
+    job is sent by exactly one part."""
+    batch_id = stored_batch(storage, 4).id
+    sent: list[str] = []
+    for _ in range(10):
+        batch = load_batch(storage, batch_id)
+        if batch.expanded_at is not None:
+            break
+        to_run = expand(storage, broker, batch, SETTINGS, deadline=0.0)
+        sent += to_run
+        if batch.expanded_at is None:
+            mark_sent(storage, batch, to_run)
+    batch = load_batch(storage, batch_id)
+    assert batch.expanded_at is not None
+    assert sorted(sent) == sorted(item["job_id"] for item in batch.items)
+    assert len(set(sent)) == 4
+
+
+def test_a_cancel_between_two_parts_stops_the_rest_and_cancels_what_was_made(storage, broker):
+    batch = stored_batch(storage, 3)
+    mark_sent(storage, batch, expand(storage, broker, batch, SETTINGS, deadline=0.0))
+    first = next(item for item in batch.items if item["job_id"])
+    cancelled = load_batch(storage, batch.id)
+    cancelled.cancelled_at = "2026-12-07T00:00:00Z"
+    save_batch(storage, cancelled)  # as the web's cancel does, between two parts
+
+    assert expand(storage, broker, load_batch(storage, batch.id), SETTINGS) == []
+    batch = load_batch(storage, batch.id)
+    assert batch.expanded_at is not None
+    assert load_job(storage, first["job_id"]).status is JobStatus.CANCELLED
+    rest = [item for item in batch.items if item["name"] != first["name"]]
+    assert [item["job_id"] for item in rest] == [None, None]
+    assert {item["error"]["code"] for item in rest} == {"cancelled"}
 
 
 @pytest.mark.parametrize(
