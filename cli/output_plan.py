@@ -18,10 +18,13 @@ EXTENSIONS = {"png": ".png", "webp": ".webp"}
 class OutputPlan:
     """Where the outputs of one input go: one path per k (and one for the auto-k output)."""
 
-    def __init__(self, input_path: Path, directory: Path, single: Path | None) -> None:
+    def __init__(
+        self, input_path: Path, directory: Path, single: Path | None, force: bool = False
+    ) -> None:
         self.input_path = input_path
         self.directory = directory
         self.single = single
+        self.force = force  # overwrite an existing output
 
     def path(self, k: int, extension: str) -> Path:
         return self.single or self.directory / f"{self.input_path.stem}.k{k}.{extension}"
@@ -40,9 +43,14 @@ def output_count(params: QuantizeParams) -> int:
 
 
 def plan_outputs(
-    inputs: list[Path], params: QuantizeParams, output: Path | None, out_dir: Path | None
+    inputs: list[Path],
+    params: QuantizeParams,
+    output: Path | None,
+    out_dir: Path | None,
+    force: bool = False,
 ) -> list[OutputPlan]:
-    """Decide every output path, refusing what cannot work before anything is read."""
+    """Decide every output path, refusing what cannot work before anything is read: an
+    existing output too, unless `force`."""
     if output is not None:
         if out_dir is not None or len(inputs) != 1 or output_count(params) != 1:
             raise click.UsageError(
@@ -61,7 +69,8 @@ def plan_outputs(
             raise click.ClickException(f"cannot read {path}: {reason}")
         if not os.access(path, os.R_OK):
             raise click.ClickException(f"cannot read {path}: permission denied")
-        plans.append(OutputPlan(path, out_dir if out_dir is not None else path.parent, output))
+        directory = out_dir if out_dir is not None else path.parent
+        plans.append(OutputPlan(path, directory, output, force))
     seen: dict[Path, Path] = {}
     for plan in plans:
         for target in plan.known_paths(params):
@@ -71,12 +80,15 @@ def plan_outputs(
                     f"{seen[key]} and {plan.input_path} would both be written to {target}"
                 )
             seen[key] = plan.input_path
+            if not force and target.exists():
+                raise click.ClickException(f"{target} exists: --force overwrites it")
     return plans
 
 
-def check_writable(plans: list[OutputPlan]) -> None:
+def check_writable(plans: list[OutputPlan], parents: bool = False) -> None:
     """Stop with one line unless every output can be written: each output directory is made
-    (as the outputs would make it) and a probe file is created in it and removed."""
+    (`--out-dir` always, -o's folder only with `parents`) and a probe file is created in it
+    and removed."""
     import tempfile
 
     checked: set[Path] = set()
@@ -96,6 +108,10 @@ def check_writable(plans: list[OutputPlan]) -> None:
         if not existing.is_dir():
             raise click.ClickException(
                 f"cannot write to {directory}: {existing} is not a directory"
+            )
+        if plan.single is not None and not parents and not directory.is_dir():
+            raise click.ClickException(
+                f"cannot write {plan.single}: no folder {directory} (--parents makes it)"
             )
         try:
             directory.mkdir(parents=True, exist_ok=True)

@@ -27,9 +27,14 @@ from cli.tables import (
                 type=click.Path(dir_okay=False, path_type=Path))  # fmt: skip
 @param_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Output file (only with a single input and a single output).")  # fmt: skip
+              help="Output file (only with a single input and a single output); its folder "
+                   "must exist, unless --parents.")  # fmt: skip
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the outputs (default: beside each input).")  # fmt: skip
+              help="Directory for the outputs, made if missing (default: beside each input).")  # fmt: skip
+@click.option("--parents", is_flag=True, help="Make the missing folders of -o's path.")
+@click.option("-f", "--force", is_flag=True,
+              help="Overwrite existing outputs (without it, an existing output stops the "
+                   "command before any work, as pngquant does).")  # fmt: skip
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes quantizing files at once.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
@@ -37,6 +42,8 @@ def quantize(
     input_paths: tuple[Path, ...],
     output: Path | None,
     out_dir: Path | None,
+    parents: bool,
+    force: bool,
     jobs: int,
     as_json: bool,
     **options: Any,
@@ -48,8 +55,8 @@ def quantize(
     command with a one-line error. A progress bar shows on a terminal.
     """
     params = params_from_options(options)
-    plans = plan_outputs(list(input_paths), params, output, out_dir)
-    check_writable(plans)
+    plans = plan_outputs(list(input_paths), params, output, out_dir, force=force)
+    check_writable(plans, parents=parents)
     # Imported here so that `kcolors --help`, bad options and the other commands pay for
     # neither numpy nor the engine.
     from cli.quantize_files import FileRunner

@@ -47,13 +47,17 @@ def quantize_file(plan: OutputPlan, params: QuantizeParams) -> FileResult:
     def save(output: QuantizedOutput) -> None:
         path = plan.path(output.k, output.extension)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(output.data)
+        # "x": the auto-k output's name is known only now; it too never overwrites unasked.
+        with path.open("wb" if plan.force else "xb") as file:
+            file.write(output.data)
         result.outputs.append({"path": str(path), **output.stats})
 
     try:
         report = quantize_image(data, params, on_output=save)
     except KcolorsError as exc:
         result.error = f"{exc.code}: {exc.message}"
+    except FileExistsError as exc:
+        result.error = f"{exc.filename} exists: --force overwrites it"
     except OSError as exc:
         result.error = f"cannot write {exc.filename or 'an output'}: {exc.strerror}"
     else:

@@ -75,7 +75,7 @@ def test_auto_k_says_whether_the_target_was_reached(photo, tmp_path):
     row, note = unreachable.output.splitlines()[-2:]
     assert row.split()[0] == "256*"
     assert note == f"* target 60 dB out of reach: the most colours, 256, give {row.split()[4]} dB"
-    result = CliRunner().invoke(main, [*args, "60", "--json"])
+    result = CliRunner().invoke(main, [*args, "60", "--json", "--force"])  # 256 again
     [output] = json.loads(result.output)["outputs"]
     assert output["target_reached"] is False and output["psnr"] == output["search_psnr"] < 60
 
@@ -302,10 +302,57 @@ def run_on_a_terminal(args: list[str]) -> str:
 
 
 def test_progress_bar_on_a_terminal_and_quiet_otherwise(photos, tmp_path):
-    args = ["quantize", *map(str, photos), "-k", "3", "--out-dir", str(tmp_path)]
+    args = ["quantize", *map(str, photos), "-k", "3", "--out-dir", str(tmp_path), "--force"]
     assert "3/3" in run_on_a_terminal(args)
     result = subprocess.run(
         [str(Path(sys.executable).with_name("kcolors")), *args], capture_output=True, text=True,
         check=True,
     )  # fmt: skip
     assert result.stderr == ""
+
+
+def run_kcolors(*args: str) -> subprocess.CompletedProcess:
+    """The `kcolors` entry point, as a user runs it."""
+    kcolors = Path(sys.executable).with_name("kcolors")
+    return subprocess.run([str(kcolors), *args], capture_output=True, text=True, check=False)
+
+
+def test_a_missing_folder_for_o_is_refused_unless_parents(photo, tmp_path):
+    target = tmp_path / "no" / "such" / "out.png"
+    refused = run_kcolors("quantize", str(photo), "-k", "4", "-o", str(target))
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"Error: cannot write {target}: no folder {target.parent} (--parents makes it)"
+    )
+    assert not (tmp_path / "no").exists()
+    made = run_kcolors("quantize", str(photo), "-k", "4", "-o", str(target), "--parents")
+    assert made.returncode == 0, made.stderr
+    assert Image.open(target).mode == "P"
+
+
+def test_an_existing_output_is_kept_unless_force(photo, tmp_path):
+    target = tmp_path / "chelsea.k4.png"
+    target.write_bytes(b"mine")
+    for where in (["-o", str(target)], ["--out-dir", str(tmp_path)]):
+        refused = run_kcolors("quantize", str(photo), "-k", "4", *where)
+        assert refused.returncode == 1
+        assert refused.stderr.strip() == f"Error: {target} exists: --force overwrites it"
+        assert target.read_bytes() == b"mine"
+    forced = run_kcolors("quantize", str(photo), "-k", "4", "-o", str(target), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert Image.open(target).mode == "P"
+    help_text = run_kcolors("quantize", "--help").stdout
+    assert "--force" in help_text and "--parents" in help_text
+
+
+def test_an_existing_auto_k_output_is_kept_unless_force(photo, tmp_path):
+    """The auto-k output's name is known only after the search: it too is never overwritten."""
+    args = ("quantize", str(photo), "--target-psnr", "28", "--out-dir", str(tmp_path), "--json")
+    first = run_kcolors(*args)
+    assert first.returncode == 0, first.stderr
+    [made] = json.loads(first.stdout)["outputs"]
+    Path(made["path"]).write_bytes(b"mine")
+    again = run_kcolors(*args)
+    assert again.returncode == 1
+    assert f"{made['path']} exists: --force overwrites it" in again.stderr
+    assert Path(made["path"]).read_bytes() == b"mine"
