@@ -30,7 +30,8 @@ from cli.tables import (
               help="Output file (only with a single input and a single output); its folder "
                    "must exist, unless --parents.")  # fmt: skip
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the outputs, made if missing (default: beside each input).")  # fmt: skip
+              help="Directory for the outputs, made if missing (default: beside each "
+                   "input).")  # fmt: skip
 @click.option("--parents", is_flag=True, help="Make the missing folders of -o's path.")
 @click.option("-f", "--force", is_flag=True,
               help="Overwrite existing outputs (without it, an existing output stops the "
