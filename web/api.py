@@ -8,10 +8,10 @@ from kcolors import defaults
 from kcolors.engine.params import whole_number
 from kcolors.errors import InvalidParameter, ResultNotFound
 from kcolors.jobs.events import document_etag
-from kcolors.jobs.job import list_jobs, load_job, result_filename
+from kcolors.jobs.job import download_stem, list_jobs, load_job, result_filename
 from web.auth import client_owner
 from web.documents import public_document
-from web.files import serve_file
+from web.files import serve_archive, serve_file
 from web.openapi import openapi_document
 from web.services import cancel_job, get_settings, get_storage, submit_job
 from web.submission import parse_submission
@@ -92,11 +92,21 @@ def get_result(job_id: str, k: int) -> Response:
     for result in job.results:
         if result["k"] == k:
             # `?download=1` answers as an attachment, so that browsers save the file.
-            name = (
-                result_filename(job.id, k, result["key"]) if request.args.get("download") else None
-            )
+            asked = request.args.get("download")
+            name = result_filename(job.to_dict(), k, result["key"]) if asked else None
             return serve_file(result["key"], result.get("format"), download_name=name)
     raise ResultNotFound(f"job {job_id} has no result for k={k} (status {job.status.value})")
+
+
+@bp.get("/jobs/<job_id>/results.zip")
+def get_results_zip(job_id: str) -> Response:
+    """Every output made so far, in one zip, each named as its own download is."""
+    job = load_job(get_storage(), job_id)
+    if not job.results:
+        raise ResultNotFound(f"job {job_id} has no output yet (status {job.status.value})")
+    document = job.to_dict()
+    files = [(result_filename(document, r["k"], r["key"]), r["key"]) for r in job.results]
+    return serve_archive(files, f"{download_stem(document)}.kcolors.zip")
 
 
 @bp.get("/jobs/<job_id>/input")

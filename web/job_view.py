@@ -23,13 +23,14 @@ SMALL_PICTURE_PX = 256  # up to this size, pictures are enlarged with square pix
 def describe_job(job: dict[str, Any]) -> dict[str, Any]:
     """Return the template context for one job document (as the API answers it)."""
     job_id = job["id"]
-    results = [_describe_result(job_id, r) for r in job.get("results") or []]
+    results = [_describe_result(job, r) for r in job.get("results") or []]
     info = job.get("input") or {}
     return {
         "job": job,
         "name": display_name(job),
         "results": results,
         "input_url": input_url(job_id),
+        "zip_url": f"/api/jobs/{job_id}/results.zip",
         "input_summary": input_summary(info),
         "frame": frame_shape(info),
         "stretched": stretch_note(info),
@@ -195,16 +196,30 @@ def auto_note(result: dict[str, Any]) -> str | None:
     )
 
 
-def _describe_result(job_id: str, result: dict[str, Any]) -> dict[str, Any]:
-    path = result_url(job_id, result["k"])
+def _describe_result(job: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    path = result_url(job["id"], result["k"])
     return {
         **result,
         "auto_note": auto_note(result),
         "image_url": path,
         "download_url": f"{path}?download=1",
         "extension": result["key"].rsplit(".", 1)[-1],
-        "filename": result_filename(job_id, result["k"], result["key"]),
+        "filename": result_filename(job, result["k"], result["key"]),
+        "larger_note": larger_note(result),
     }
+
+
+def larger_note(result: dict[str, Any]) -> str | None:
+    """A word when an output is larger than the original (a 12-MP JPEG often becomes a PNG
+    1.4 to 2 times its size), with the ratio and what makes it smaller; None otherwise."""
+    ratio = result.get("compression_ratio")
+    if not ratio or ratio >= 1:
+        return None
+    advice = [] if result.get("format") == "webp" else ["WebP"]
+    optimized = "bytes_before_optimize" in result
+    advice += [] if optimized or result.get("format") == "webp" else ["optimize"]
+    hint = f": try {' or '.join(advice)}" if advice else ""
+    return f"{1 / ratio:.1f} times the original's size{hint}"
 
 
 def _duration(start: str, end: str) -> str:

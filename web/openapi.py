@@ -28,13 +28,11 @@ JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "
 # What web/files.py serves: a picture type kcolors decoded, or an attachment of opaque bytes.
 SERVED_TYPES = ("application/octet-stream", "image/png", "image/jpeg", "image/webp", "image/gif",
                 "image/avif")  # fmt: skip
+BINARY = {"type": "string", "format": "binary"}
 IMAGE = {
     "description": "the image: inline as the picture type kcolors decoded it as, else an "
     "attachment of application/octet-stream (web/files.py)",
-    "content": {
-        media_type: {"schema": {"type": "string", "format": "binary"}}
-        for media_type in SERVED_TYPES
-    },
+    "content": {media_type: {"schema": BINARY} for media_type in SERVED_TYPES},
 }
 IMAGE_OR_REDIRECT = {"200": IMAGE, "302": {"description": "redirect to a presigned URL"}}
 
@@ -265,6 +263,19 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/api/jobs/{job_id}/results.zip": {
+        "get": {
+            "summary": "Every output made so far, in one zip (`photo.k16.png`, ...)",
+            "parameters": [JOB_ID],
+            "responses": {
+                "200": {
+                    "description": "a zip attachment",
+                    "content": {"application/zip": {"schema": BINARY}},
+                },
+                "404": error_response("unknown job or no output yet"),
+            },
+        }
+    },
     "/api/jobs/{job_id}/input": {
         "get": {
             "summary": "The input image",
@@ -294,6 +305,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/jobs/{job_id}", "get"): ("getJob", "jobs"),
     ("/api/jobs/{job_id}", "delete"): ("cancelJob", "jobs"),
     ("/api/jobs/{job_id}/results/{k}", "get"): ("getResult", "jobs"),
+    ("/api/jobs/{job_id}/results.zip", "get"): ("getResultsZip", "jobs"),
     ("/api/jobs/{job_id}/input", "get"): ("getInput", "jobs"),
     ("/api/batches", "post"): ("createBatch", "batches"),
     ("/api/batches/{batch_id}", "get"): ("getBatch", "batches"),

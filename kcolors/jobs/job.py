@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,9 +181,25 @@ def result_key(job_id: str, k: int, extension: str) -> str:
     return f"{JOBS_PREFIX}{job_id}/k{k}.{extension}"
 
 
-def result_filename(job_id: str, k: int, key: str) -> str:
-    """Return the name a downloaded output is saved under, e.g. `kcolors-<id>-k16.png`."""
-    return f"kcolors-{job_id}-k{k}.{key.rsplit('.', 1)[-1]}"
+def download_stem(document: dict[str, Any]) -> str:
+    """The stem a job's downloads are named with: the upload's name, `photo` for `photo.jpg`
+    (as `kcolors quantize` names its files), so that ten photos' downloads never collide; for a
+    job without a name, its source object's, else `kcolors-<id>`.
+
+    Letters (any script), digits, `.`, `_` and `-` are kept, runs of anything else become one
+    `_`: no path separator, quote or control character reaches a `Content-Disposition`."""
+    source = document.get("input") or {}
+    key = source.get("key") or ""
+    # A key of our own (`jobs/<id>/input.png`) names nothing the client chose.
+    name = source.get("name") or ("" if key.startswith(JOBS_PREFIX) else key.rsplit("/", 1)[-1])
+    stem = re.sub(r"[^\w.-]+", "_", name.rsplit(".", 1)[0] if "." in name else name)
+    return stem.strip("._")[:100] or f"kcolors-{document['id']}"
+
+
+def result_filename(document: dict[str, Any], k: int, result_key: str) -> str:
+    """The name a downloaded output is saved under, `photo.k16.png`, in a `Content-Disposition`
+    and in the zip of all outputs alike."""
+    return f"{download_stem(document)}.k{k}.{result_key.rsplit('.', 1)[-1]}"
 
 
 def save_job(storage: Storage, job: Job) -> None:

@@ -207,7 +207,26 @@ def test_result_is_streamed_inline_or_as_an_attachment_to_save(client, settings)
     assert inline.headers["Content-Disposition"].startswith("inline")
     saved = check_response(client.get(f"/api/jobs/{job.id}/results/2?download=1"))
     assert saved.data == data
-    assert saved.headers["Content-Disposition"] == f"attachment; filename=kcolors-{job.id}-k2.png"
+    assert saved.headers["Content-Disposition"] == f"attachment; filename=kcolors-{job.id}.k2.png"
+
+
+@pytest.mark.parametrize(
+    ("upload", "header"),
+    [
+        ("photo.jpg", "attachment; filename=photo.k2.png"),
+        ("photos/IMG 0001.HEIC", "attachment; filename=IMG_0001.k2.png"),
+        ("a;b<c>\t.png", "attachment; filename=a_b_c.k2.png"),
+        ("été.png", "attachment; filename=ete.k2.png; filename*=UTF-8''%C3%A9t%C3%A9.k2.png"),
+        ("...png", None),  # nothing left of the name: the job's id
+    ],
+)
+def test_a_download_is_named_after_its_upload(client, settings, upload, header):
+    job_id = post_image(client, filename=upload, k="2").get_json()["id"]
+    run_job(open_storage(settings), job_id, settings)
+    saved = check_response(client.get(f"/api/jobs/{job_id}/results/2?download=1"))
+    assert saved.status_code == 200 and saved.data[:8] == b"\x89PNG\r\n\x1a\n"
+    expected = header or f"attachment; filename=kcolors-{job_id}.k2.png"
+    assert saved.headers["Content-Disposition"] == expected
 
 
 def test_list_jobs_newest_first(client):
@@ -379,3 +398,21 @@ def test_with_tokens_only_the_jobs_client_may_cancel_it(settings, broker):
     assert_error(other, 404, "job_not_found")
     mine = client.delete(f"/api/jobs/{job['id']}", headers={"Authorization": "Bearer a"})
     assert mine.status_code == 202 and mine.get_json()["status"] == "cancelled"
+
+
+def test_the_zip_of_all_outputs_names_each_after_the_upload(client, settings):
+    import zipfile
+
+    job_id = post_image(client, filename="été photo.png", k="2,5").get_json()["id"]
+    assert check_response(client.get(f"/api/jobs/{job_id}/results.zip")).status_code == 404
+    run_job(open_storage(settings), job_id, settings)
+    response = check_response(client.get(f"/api/jobs/{job_id}/results.zip"))
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    assert response.headers["Content-Disposition"].endswith(
+        "filename*=UTF-8''%C3%A9t%C3%A9_photo.kcolors.zip"
+    )
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    assert archive.namelist() == ["été_photo.k2.png", "été_photo.k5.png"]
+    storage = open_storage(settings)
+    for k in (2, 5):
+        assert archive.read(f"été_photo.k{k}.png") == storage.get(result_key(job_id, k, "png"))

@@ -610,3 +610,25 @@ def test_a_filtered_page_reads_a_bounded_number_of_jobs_then_goes_on_from_there(
     assert ids == []
     ids, html = listed(client, link(html, "older-page"))
     assert ids == [failed] and link(html, "older-page") is None
+
+
+def test_an_output_larger_than_the_original_says_so_with_its_ratio(client, settings):
+    """A small, heavily compressed JPEG of a noisy photo: its 24-colour PNG is larger."""
+    from kcolors.jobs.runner import run_job
+    from tests.images import noisy_photo
+
+    photo = encode(noisy_photo(120, 160), "JPEG", quality=20)
+    response = submit(client, photo, filename="noisy.jpg", k_choice="custom", k_custom="24")
+    assert response.status_code == 303, page_text(response)
+    job_id = response.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+    run_job(open_storage(settings), job_id, settings)
+    stored = json.loads(open_storage(settings).get(f"jobs/{job_id}/job.json"))
+    [result] = stored["results"]
+    assert result["bytes"] > len(photo)  # the case the note is for
+    text = page_text(client.get(f"/jobs/{job_id}"))
+    expected = f"{result['bytes'] / len(photo):.1f}"
+    assert f"{expected} times the original's size: try WebP or optimize" in text
+    smaller = submit(client, gradient_png(), k_choice="custom", k_custom="2")
+    smaller_id = smaller.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+    run_job(open_storage(settings), smaller_id, settings)
+    assert "the original's size" not in page_text(client.get(f"/jobs/{smaller_id}"))
