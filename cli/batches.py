@@ -21,9 +21,13 @@ def describe(batch: dict[str, Any]) -> str:
     )
 
 
-def submit_batch(server: str, prefix: str, fields: dict[str, Any], wait: bool, timeout: float):
-    """Submit a prefix batch; with `wait`, follow it and print its report."""
-    batch = call("POST", f"{server}/api/batches", json={"prefix": prefix, **fields})
+def submit_batch(
+    server: str, request: dict[str, Any], wait: bool, timeout: float, saver: Any = None
+) -> None:
+    """Submit a batch (`request`: the JSON of a prefix batch, or the form and files of
+    uploads); with `wait`, follow it in one display, print its report, and with `saver` save
+    every output."""
+    batch = call("POST", f"{server}/api/batches", **request)
     if not wait:
         click.echo(describe(batch))
         return
@@ -36,6 +40,9 @@ def submit_batch(server: str, prefix: str, fields: dict[str, Any], wait: bool, t
     )
     print_report(call("GET", f"{server}/api/batches/{batch['id']}/report.json"))
     click.echo(f"CSV: {server}/api/batches/{batch['id']}/report.csv")
+    if saver is not None:
+        for job_id in dict.fromkeys(item["job_id"] for item in batch["items"] if item["job_id"]):
+            saver.save(call("GET", f"{server}/api/jobs/{job_id}"))
 
 
 def print_report(report: dict[str, Any]) -> None:

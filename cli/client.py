@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cli.http import EXIT_CANCELLED, call, follow
+from cli.http import EXIT_CANCELLED, call, fetch_bytes, follow
 from cli.params import given_params, param_options, params_from_options
 from cli.tables import (
     OUTPUT_COLUMNS,
@@ -77,40 +78,118 @@ def finish(job: dict[str, Any], server: str) -> None:
 
 @click.command()
 @click.argument(
-    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+    "files", metavar="[FILE|FOLDER]...", nargs=-1,
+    type=click.Path(exists=True, path_type=Path),
+)  # fmt: skip
 @click.option("--prefix", help="submit a batch: every image under this storage prefix instead")
 @param_options
 @click.option("--wait", is_flag=True, help="poll until the job finishes, then print its stats")
 @click.option("--timeout", default=600.0, show_default=True, help="seconds --wait waits")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="with --wait: save the outputs here, as photo.k16.png (made if "
+                   "missing)")  # fmt: skip
+@click.option("-f", "--force", is_flag=True, help="with --out-dir: overwrite existing files")
 @server_option
 def submit(
-    file: Path | None, prefix: str | None, wait: bool, timeout: float, server: str, **options: Any
+    files: tuple[Path, ...],
+    prefix: str | None,
+    wait: bool,
+    timeout: float,
+    out_dir: Path | None,
+    force: bool,
+    server: str,
+    **options: Any,
 ) -> None:
-    """Submit FILE (or, with --prefix, a batch); print the job's line, `job <id>: <status>` (with
-    --wait, its results).
+    """Submit FILE as one job; several files, or a FOLDER's pictures, as one batch of uploads;
+    or, with --prefix, a batch over a storage prefix. Print the job's (or batch's) line; with
+    --wait, follow it to the end and print its results.
 
     \b
     Exit status: 0 done (or, without --wait, accepted), 1 failed or refused by the server,
     2 a usage error, 3 cancelled, 4 no such job or batch."""
     server = server.rstrip("/")
-    if (file is None) == (prefix is None):
-        raise click.UsageError("give either FILE or --prefix PREFIX")
+    if bool(files) == (prefix is not None):
+        raise click.UsageError("give either FILE (or FOLDER) or --prefix PREFIX")
+    if out_dir is not None and not wait:
+        raise click.UsageError("--out-dir saves the outputs of a finished job: add --wait")
     params_from_options(options)  # the server checks again; a typo costs no upload
     fields = given_params(options)
+    saver = OutputSaver(server, out_dir, force) if out_dir is not None else None
     if prefix is not None:
         from cli.batches import submit_batch
 
-        submit_batch(server, prefix, fields, wait, timeout)
+        submit_batch(server, {"json": {"prefix": prefix, **fields}}, wait, timeout, saver)
         return
-    form = {name: [str(v) for v in value] if name == "k" else str(value).lower()
-            for name, value in fields.items()}  # fmt: skip
+    pictures = pictures_of(files)
+    if len(pictures) > 1 or files[0].is_dir():
+        from cli.batches import submit_batch
+
+        with ExitStack() as opened:
+            uploads = [("image", (p.name, opened.enter_context(p.open("rb")))) for p in pictures]
+            request = {"data": form_fields(fields), "files": uploads}
+            submit_batch(server, request, wait, timeout, saver)
+        return
+    [file] = pictures
     with file.open("rb") as image:
-        job = call("POST", f"{server}/api/jobs", data=form, files={"image": (file.name, image)})
+        job = call("POST", f"{server}/api/jobs", data=form_fields(fields),
+                   files={"image": (file.name, image)})  # fmt: skip
     if not wait:
         click.echo(describe(job))
         return
-    finish(wait_for(server, job, timeout), server)
+    job = wait_for(server, job, timeout)
+    if saver is not None:
+        saver.save(job)
+    finish(job, server)
+
+
+# What a FOLDER's pictures are: the extensions of the formats kcolors reads.
+PICTURE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
+)
+
+
+def pictures_of(paths: tuple[Path, ...]) -> list[Path]:
+    """The files to upload: each FILE, and each FOLDER's pictures (by extension, not
+    recursive, sorted by name); a folder without one is a usage error."""
+    pictures: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            pictures.append(path)
+            continue
+        found = sorted(
+            p for p in path.iterdir() if p.is_file() and p.suffix.lower() in PICTURE_SUFFIXES
+        )
+        if not found:
+            raise click.UsageError(
+                f"{path} holds no picture ({', '.join(sorted(PICTURE_SUFFIXES))})"
+            )
+        pictures += found
+    return pictures
+
+
+def form_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The parameters as multipart form fields."""
+    return {name: [str(v) for v in value] if name == "k" else str(value).lower()
+            for name, value in fields.items()}  # fmt: skip
+
+
+class OutputSaver:
+    """Save a finished job's outputs into a folder, named as the server names its downloads
+    (`photo.k16.png`); an existing file is kept unless `force`, as `kcolors quantize` does."""
+
+    def __init__(self, server: str, folder: Path, force: bool) -> None:
+        self.server, self.folder, self.force = server, folder, force
+
+    def save(self, job: dict[str, Any]) -> None:
+        from kcolors.jobs.job import result_filename
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for result in job.get("results") or []:
+            path = self.folder / result_filename(job, result["k"], result["key"])
+            if path.exists() and not self.force:
+                raise click.ClickException(f"{path} exists: --force overwrites it")
+            path.write_bytes(fetch_bytes(f"{self.server}{result['url']}"))
+            click.echo(f"saved {path}")
 
 
 @click.command()

@@ -60,6 +60,15 @@ def json_of(response: requests.Response) -> dict[str, Any]:
     return body
 
 
+def fetch_bytes(url: str) -> bytes:
+    """GET a file (following a redirect to presigned storage); stop with a message on error."""
+    response = send("GET", url)
+    if response.status_code != 200:
+        json_of(response)  # the API's error, when it gave one
+        raise click.ClickException(f"{url} answered {response.status_code}")
+    return response.content
+
+
 def call(method: str, url: str, **kwargs: Any) -> dict[str, Any]:
     """Send a request; return its JSON, or stop with the API's error code and message."""
     return json_of(send(method, url, **kwargs))

@@ -63,7 +63,7 @@ def test_submit_optimize_reaches_the_job_and_its_statistics(service, tmp_path):
 
 def test_submit_needs_a_file_or_a_prefix(service):
     result = kcolors("submit", "--server", service.url, settings=service.settings)
-    assert result.returncode == 2 and "either FILE or --prefix" in result.stderr
+    assert result.returncode == 2 and "either FILE (or FOLDER) or --prefix" in result.stderr
 
 
 def test_status_queue_counts_waiting_jobs_and_answering_workers(service):
@@ -80,3 +80,52 @@ def test_status_queue_sees_jobs_waiting_without_workers(s3_settings):
     result = kcolors("status", "--queue", settings=s3_settings)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[:2] == ["queue kcolors: 2 waiting", "workers answering: 0"]
+
+
+def test_submit_many_files_is_one_batch_and_out_dir_saves_each_output(service, tmp_path):
+    photos = []
+    for n, name in enumerate(["cat.png", "dog.png"]):
+        photos.append(tmp_path / name)
+        photos[-1].write_bytes(gradient_png(32, 24, seed=n))
+    out = tmp_path / "out"
+    result = kcolors(
+        "submit", *map(str, photos), "-k", "2,3", "--wait", "--out-dir", str(out),
+        "--server", service.url, settings=service.settings,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "finished (100%), 2 images: 2 succeeded" in result.stdout
+    batch_id = result.stdout.split()[1].rstrip(":")
+    batch = json.loads(service.storage.get(f"batches/{batch_id}/batch.json"))
+    jobs = {item["name"]: item["job_id"] for item in batch["items"]}
+    assert sorted(p.name for p in out.iterdir()) == [
+        "cat.k2.png", "cat.k3.png", "dog.k2.png", "dog.k3.png"
+    ]  # fmt: skip
+    for name in ("cat", "dog"):
+        for k in (2, 3):
+            stored = service.storage.get(f"jobs/{jobs[name + '.png']}/k{k}.png")
+            assert (out / f"{name}.k{k}.png").read_bytes() == stored
+    again = kcolors(
+        "submit", str(photos[0]), "-k", "2", "--wait", "--out-dir", str(out),
+        "--server", service.url, settings=service.settings,
+    )  # fmt: skip
+    assert again.returncode == 1 and f"{out / 'cat.k2.png'} exists: --force" in again.stderr
+
+
+def test_submit_a_folder_uploads_its_pictures_as_one_batch(service, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"{n}.PNG").write_bytes(gradient_png(24, 16, seed=n))
+    (folder / "notes.txt").write_text("not a picture: left out by its extension")
+    result = kcolors(
+        "submit", str(folder), "-k", "2", "--wait", "--server", service.url,
+        settings=service.settings,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "finished (100%), 3 images: 3 succeeded" in result.stdout
+    rows = [line.split()[0] for line in result.stdout.splitlines() if ".PNG" in line]
+    assert sorted(rows) == ["0.PNG", "1.PNG", "2.PNG"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused = kcolors("submit", str(empty), "--server", service.url, settings=service.settings)
+    assert refused.returncode == 2 and "holds no picture" in refused.stderr
