@@ -48,6 +48,7 @@ def web(host: str, port: int | None, workers: int, threads: int) -> None:
         # Every gunicorn process must sign sessions, and so the form's CSRF tokens, with one key.
         os.environ["KCOLORS_SECRET_KEY"] = secrets.token_hex(32)
     port = defaults.WEB_PORT if port is None else port
+    warn_if_unreachable(settings)
     WebServer(
         {
             "bind": f"{host}:{port}",
@@ -68,3 +69,32 @@ def web(host: str, port: int | None, workers: int, threads: int) -> None:
             "control_socket_disable": True,
         }
     ).run()
+
+
+def warn_if_unreachable(settings: Any) -> None:
+    """Say at start-up, as `kcolors worker` does, what the service cannot reach: the web starts
+    anyway (it recovers when the broker or storage comes back), but a newcomer should not learn
+    it from a failing page."""
+    import redis
+    from kombu.utils.url import maybe_sanitize_url
+
+    from kcolors.errors import KcolorsError
+    from kcolors.jobs.broker import broker_url, redis_for
+    from kcolors.jobs.storage import open_storage
+
+    problems = []
+    try:
+        redis_for(settings).ping()
+    except (redis.RedisError, OSError) as exc:
+        url = maybe_sanitize_url(broker_url(settings))
+        problems.append(f"the broker at {url} cannot be reached ({exc})")
+    try:
+        open_storage(settings).check()
+    except KcolorsError as exc:
+        problems.append(f"storage cannot be reached ({exc.message})")
+    for problem in problems:
+        click.echo(
+            f"kcolors web: {problem}. Submissions answer 503 and /readyz is 503 until it "
+            "answers; `kcolors up` runs everything on embedded defaults.",
+            err=True,
+        )
