@@ -16,6 +16,9 @@ LOCK_FILE = "up.lock"
 # Where the running `kcolors up` writes its embedded broker's URL, for the other commands
 # (`kcolors status --queue`, `kcolors reconcile`, `kcolors worker`) run in the same folder.
 BROKER_URL_FILE = "broker-url"
+# What the web server, the worker and the broker of `kcolors up` print (Celery's banner, access
+# lines, ...): kept here, so that the terminal shows the few lines that matter.
+SERVICE_LOG_FILE = "service.log"
 
 
 def free_port(host: str) -> int:

@@ -17,7 +17,7 @@ from typing import IO
 import click
 import requests
 
-from cli.local import BROKER_DATA_DIR, BROKER_URL_FILE, LOCK_FILE, free_port
+from cli.local import BROKER_DATA_DIR, BROKER_URL_FILE, LOCK_FILE, SERVICE_LOG_FILE, free_port
 
 STARTUP_TIMEOUT_SECONDS = 60
 SHUTDOWN_TIMEOUT_SECONDS = 30
@@ -83,12 +83,23 @@ def start(command: list[str], env: dict[str, str], **options: object) -> subproc
     return subprocess.Popen(command, env=env, start_new_session=True, **options)
 
 
-def wait_until_ready(url: str, children: list[subprocess.Popen]) -> None:
+def log_tail(log_path: Path, lines: int = 15) -> str:
+    """The last lines of the service log, to show with a failure (the reason is in them)."""
+    try:
+        shown = log_path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return "\n".join(["", f"last lines of {log_path}:", *shown])
+
+
+def wait_until_ready(url: str, children: list[subprocess.Popen], log_path: Path) -> None:
     """Wait until the web server answers `/readyz`, or a child dies."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if any(child.poll() is not None for child in children):
-            raise click.ClickException("a service process exited during startup")
+            raise click.ClickException(
+                "a service process exited during startup" + log_tail(log_path)
+            )
         with contextlib.suppress(requests.RequestException):
             if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
                 return
@@ -131,31 +142,51 @@ def up(host: str, port: int | None, workers: int) -> None:
     with contextlib.ExitStack() as stack:
         stack.enter_context(folder_lock(Path(BROKER_DATA_DIR)))
         open_storage(settings).check()
-        if not settings.broker_url:
+        log_path = Path(BROKER_DATA_DIR) / SERVICE_LOG_FILE
+        log = stack.enter_context(log_path.open("w"))  # this run's only
+        embedded = not settings.broker_url
+        if embedded:
             broker = start([sys.executable, "-m", "cli.broker", BROKER_DATA_DIR], os.environ.copy(),
-                           stdout=subprocess.PIPE, text=True)  # fmt: skip
+                           stdout=subprocess.PIPE, stderr=log, text=True)  # fmt: skip
             stack.callback(stop, [broker])  # last: the worker needs it to shut down cleanly
             settings = settings.replace(broker_url=broker.stdout.readline().strip())
             if not settings.broker_url:
                 raise click.ClickException("the embedded Valkey server did not start")
             (Path(BROKER_DATA_DIR) / BROKER_URL_FILE).write_text(settings.broker_url + "\n")
-            click.echo(f"embedded Valkey at {settings.broker_url} (data in {BROKER_DATA_DIR})")
         port = port or free_port(host)
         env = {**os.environ, **settings.to_env()}
         python = sys.executable
+        quiet = {"stdout": log, "stderr": subprocess.STDOUT}
         children = [
-            start([python, "-m", "cli.main", "worker", f"--concurrency={workers}"], env),
-            start([python, "-m", "cli.main", "web", "--host", host, "--port", str(port)], env),
-        ]
+            start([python, "-m", "cli.main", "worker", f"--concurrency={workers}"], env, **quiet),
+            start([python, "-m", "cli.main", "web", "--host", host, "--port", str(port)], env,
+                  **quiet),
+        ]  # fmt: skip
         stack.callback(stop, children)
         url = f"http://{host}:{port}"
-        wait_until_ready(url, children)
-        click.echo(f"kcolors is running at {url}  (storage {settings.storage_url}; Ctrl-C stops)")
-        wait_for_interrupt(children)
+        wait_until_ready(url, children, log_path)
+        click.echo(ready_message(url, settings.storage_url, embedded, log_path))
+        wait_for_interrupt(children, log_path)
     click.echo("kcolors stopped")
 
 
-def wait_for_interrupt(children: list[subprocess.Popen]) -> None:
+def ready_message(url: str, storage_url: str, embedded: bool, log_path: Path) -> str:
+    """The lines a newcomer needs, last on the terminal: where it runs, where the data lives,
+    where the logs are, how to stop."""
+    data = storage_url.removeprefix("file://")
+    broker = (
+        f"embedded Valkey, queue kept in {BROKER_DATA_DIR}" if embedded else "KCOLORS_BROKER_URL"
+    )
+    return "\n".join([
+        f"kcolors is running at {url}",
+        f"  data:   {data}  (uploads, outputs and job documents)",
+        f"  broker: {broker}",
+        f"  logs:   {log_path}  (web, worker and broker)",
+        "  stop:   Ctrl-C",
+    ])  # fmt: skip
+
+
+def wait_for_interrupt(children: list[subprocess.Popen], log_path: Path) -> None:
     """Return on Ctrl-C or SIGTERM, or when a child exits on its own."""
     stopping = []
 
@@ -170,4 +201,6 @@ def wait_for_interrupt(children: list[subprocess.Popen]) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if not stopping:
-        raise click.ClickException("a service process exited; stopping the others")
+        raise click.ClickException(
+            "a service process exited; stopping the others" + log_tail(log_path)
+        )

@@ -47,6 +47,21 @@ def test_up_serves_jobs_and_stops_cleanly_on_ctrl_c(kcolors_up):
     status = run_client("status", job_id, "--server", url, cwd=directory)
     assert status.returncode == 0 and f"job {job_id}: succeeded" in status.stdout
 
+    # The terminal shows a few lines, the URL, data, logs and how to stop last; Celery's banner
+    # and gunicorn's lines are in the service log.
+    shown = log_path.read_text().splitlines()
+    assert shown[-5:] == [
+        f"kcolors is running at {url}",
+        "  data:   ./kcolors-data  (uploads, outputs and job documents)",
+        "  broker: embedded Valkey, queue kept in .kcolors-broker",
+        "  logs:   .kcolors-broker/service.log  (web, worker and broker)",
+        "  stop:   Ctrl-C",
+    ]
+    assert len(shown) <= 8, shown
+    service_log = (directory / ".kcolors-broker" / "service.log").read_text()
+    assert "celery@" in service_log or "[tasks]" in service_log
+    assert "Booting worker" in service_log or "Listening at" in service_log
+
     os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
     assert process.wait(timeout=60) == 0, log_path.read_text()
     assert "kcolors stopped" in log_path.read_text()
