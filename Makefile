@@ -28,9 +28,10 @@ $(UV): uv.lock
 # The service alone: the Python package and its runtime dependencies, and what building its
 # C kernels needs (a compiler and the Python headers, installed from Debian when missing).
 # Inexact: a venv that `make setup` filled keeps its test tools.
+# Silent (@): `make run` shows kcolors' own lines, not the commands that got it there.
 install: $(UV)
-	PYTHON=$(PYTHON) bash scripts/build-deps.sh
-	$(SYNC) --inexact
+	@PYTHON=$(PYTHON) bash scripts/build-deps.sh
+	@$(SYNC) --inexact
 
 # Everything the tests and benchmarks need: dev dependencies, Debian's tools (pngquant, Chromium,
 # nginx, ...) and s3rver.
@@ -62,7 +63,7 @@ test-containers: setup
 
 # `make run PORT=8001` when 8000 is taken (`PORT=0`: any free port).
 run: install
-	$(VENV)/bin/kcolors up $(if $(PORT),--port $(PORT))
+	@$(VENV)/bin/kcolors up $(if $(PORT),--port $(PORT))
 
 # Known vulnerabilities in the locked set (what ships and what CI runs, not what happens to be
 # installed): fails on one, warns when no service answers.
