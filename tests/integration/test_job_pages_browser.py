@@ -282,3 +282,50 @@ def test_a_tall_thin_picture_stays_in_its_boxes(service, tab, open_tab, screensh
     check_phone_layout(phone.page)
     assert phone.accessibility_problems() == []
     assert phone.errors == []
+
+
+def in_viewport(page, locator) -> bool:
+    """Whether the element is drawn inside the window (not clipped, not scrolled away)."""
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return bool(box) and box["y"] >= 0 and box["y"] + box["height"] <= size["height"]
+
+
+def test_a_256_colour_palette_shows_every_swatch(service, tab):
+    """64 to 256 colours: the first 32 in the grid, the rest behind "+N more"; opened, the last
+    swatch is on screen (it used to be cut off in a scroll box with no hint)."""
+    page = tab.page
+    submit_photo(page, service.url, chelsea_png(), k_custom="256")
+    assert wait_until_finished(page) == "succeeded"
+    figure = page.locator("#output-k256 .palette-figure")
+    total = int(figure.locator("figcaption").inner_text().split()[1])
+    assert total > 200  # the cat has thousands of colours: nearly 256 used
+    more = figure.locator("details.palette-more summary")
+    assert more.inner_text() == f"+{total - 32} more colours"
+    more.click()
+    last = figure.locator("details.palette-more li").last
+    last.scroll_into_view_if_needed()
+    assert figure.locator("li").count() == total
+    assert last.is_visible() and in_viewport(page, last)
+    assert tab.errors == []
+
+
+def test_a_translucent_palette_is_drawn_over_a_checkerboard_with_its_alpha(service, tab):
+    """A PNG whose alpha fades out: its palette's translucent colours are drawn over a
+    checkerboard, with their alpha in the title and beside the colour."""
+    pixels = gradient_image(48, 32).convert("RGBA")
+    pixels.putalpha(Image.linear_gradient("L").resize((48, 32)))
+    page = tab.page
+    submit_photo(page, service.url, encode(pixels, "PNG"), name="fade.png", k_custom="6")
+    assert wait_until_finished(page) == "succeeded"
+    swatches = page.locator("#output-k6 .palette li")
+    titles = swatches.evaluate_all("items => items.map(li => li.title)")
+    translucent = [t for t in titles if "alpha" in t]
+    assert translucent, titles
+    alpha = int(translucent[0].split("alpha ")[1].split()[0])
+    assert 0 <= alpha < 255
+    item = swatches.filter(has=page.locator("rect[fill-opacity]")).first
+    opacity = float(item.locator("rect[fill-opacity]").get_attribute("fill-opacity"))
+    assert item.locator("rect[fill='#bbb']").count() == 2  # the checkerboard under it
+    assert 0 <= opacity < 1 and "\N{GREEK SMALL LETTER ALPHA}" in item.inner_text()
+    assert tab.errors == []
