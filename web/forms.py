@@ -10,7 +10,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import ValidationError
 
-from kcolors.engine.params import QuantizeParams
+from kcolors.engine.params import QuantizeParams, field_rule
 from kcolors.errors import InvalidParameter
 
 # Each preset's value is the comma-separated k list sent to the job.
@@ -68,6 +68,10 @@ class JobForm(FlaskForm):
 
     def job_params(self, max_k_values: int) -> QuantizeParams | None:
         """Return the validated parameters, or None with the model's message on the field."""
+        if self.k_choice.data == CUSTOM and (bad := self.bad_k_values()):
+            values = ", ".join(value if len(value) <= 20 else f"{value[:20]}..." for value in bad)
+            self.k_custom.errors.append(f"k must be {field_rule('k')}, not {values}.")
+            return None
         try:
             return QuantizeParams.parse(self.fields(), max_k_values)
         except InvalidParameter as exc:
@@ -76,6 +80,18 @@ class JobForm(FlaskForm):
             )
             getattr(self, name, self.k_choice).errors.append(f"{exc.message}.")
             return None
+
+    def bad_k_values(self) -> list[str]:
+        """Every custom k value the model refuses, so that the form names them all at once (the
+        model names the first bad field only)."""
+        bad = []
+        for value in self.fields()["k"].split(","):
+            if value:
+                try:
+                    QuantizeParams.parse({"k": value}, 1)
+                except InvalidParameter:
+                    bad.append(value)
+        return bad
 
     def fields(self) -> dict[str, Any]:
         """The choices as the API's fields (`k`, `dither`, `space`, ...)."""

@@ -632,3 +632,14 @@ def test_an_output_larger_than_the_original_says_so_with_its_ratio(client, setti
     smaller_id = smaller.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
     run_job(open_storage(settings), smaller_id, settings)
     assert "the original's size" not in page_text(client.get(f"/jobs/{smaller_id}"))
+
+
+def test_every_bad_k_value_is_named_at_once_beside_the_field(client, settings):
+    response = submit(client, k_choice="custom", k_custom="4, x, 300, 1e400, 8")
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    expected = "k must be whole numbers, each from 2 to 256, not x, 300, 1e400."
+    assert f'<p class="field-error" id="k_custom-error">{expected}</p>' in body
+    assert expected in page_text(response).split("Image", 1)[0]  # and in the list at the top
+    assert "Choose the image again" in page_text(response)
+    assert stored_jobs(settings) == []
