@@ -163,6 +163,26 @@ def test_on_a_phone_each_choice_sits_beside_its_radio_and_nothing_overlaps(
     assert tab.errors == []
 
 
+def test_at_375_px_every_radio_and_checkbox_is_level_with_its_label(server, open_tab):
+    """The narrowest common phone: the optimize checkbox's long label used to wrap under it."""
+    phone = {"width": 375, "height": 812}
+    tab = open_tab(phone)
+    page = tab.page
+    page.goto(server.url + "/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= phone["width"]
+    boxes = page.locator("input[type=radio], input[type=checkbox]")
+    assert boxes.count() >= 8
+    for index in range(boxes.count()):
+        box = boxes.nth(index)
+        label = page.locator(f"label[for='{box.get_attribute('id')}']")
+        where = box.bounding_box()
+        top, bottom = label.evaluate(FIRST_LINE)
+        assert abs(where["y"] + where["height"] / 2 - (top + bottom) / 2) < 4, label.inner_text()
+        assert where["x"] + where["width"] <= label.bounding_box()["x"], label.inner_text()
+    assert overlapping(page) == []
+    assert tab.errors == []
+
+
 def store_jobs(settings, statuses: list[str]) -> list[str]:
     """Store finished or waiting jobs as the service would have left them; oldest first."""
     storage = open_storage(settings)
