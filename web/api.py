@@ -116,6 +116,16 @@ def get_input(job_id: str) -> Response:
     return serve_file(job.input["key"], job.input.get("format"))
 
 
+@bp.get("/jobs/<job_id>/preview")
+def get_preview(job_id: str) -> Response:
+    """The input as a browser can show it: the worker's WebP preview for HEIC, TIFF or BMP
+    (once it has started the job; until then, and for every other format, the input)."""
+    job = load_job(get_storage(), job_id)
+    if job.input.get("preview_key"):
+        return serve_file(job.input["preview_key"], "webp")
+    return serve_file(job.input["key"], job.input.get("format"))
+
+
 @bp.get("/openapi.json")
 def openapi() -> dict:
     """Return the OpenAPI 3 description of this API."""

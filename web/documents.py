@@ -11,6 +11,11 @@ def result_url(job_id: str, k: int) -> str:
     return f"/api/jobs/{job_id}/results/{k}"
 
 
+def preview_url(job_id: str) -> str:
+    """The API path that serves a job's input as a browser can show it."""
+    return f"/api/jobs/{job_id}/preview"
+
+
 def input_url(job_id: str) -> str:
     """The API path that serves a job's input image."""
     return f"/api/jobs/{job_id}/input"

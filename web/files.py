@@ -18,13 +18,15 @@ from pathlib import PurePosixPath
 
 from flask import Response, redirect, send_file
 
-from kcolors.engine.formats import format_named
+from kcolors.engine.formats import BROWSER_FORMATS, INPUT_FORMATS, format_named
 from kcolors.errors import ObjectNotFound
 from kcolors.jobs.storage import LocalStorage
 from web.services import get_settings, get_storage
 
 # Decoded by kcolors as one of these, a file is a picture to a browser and nothing else.
-INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif", "image/avif"})
+INLINE_TYPES = frozenset(
+    found.media_type for found in INPUT_FORMATS.values() if found.name in BROWSER_FORMATS
+)
 OPAQUE_TYPE = "application/octet-stream"
 # As GitHub serves raw user content: no script, no plugin, no form, a unique origin.
 FILE_POLICY = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"

@@ -8,7 +8,7 @@ from typing import Any
 from kcolors.jobs.job import JOBS_PREFIX, result_filename
 from kcolors.jobs.times import parse_iso
 from web.chart import human_bytes, quality_size_chart, trade_off
-from web.documents import input_url, result_url
+from web.documents import input_url, preview_url, result_url
 from web.forms import sentence
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -29,7 +29,8 @@ def describe_job(job: dict[str, Any]) -> dict[str, Any]:
         "job": job,
         "name": display_name(job),
         "results": results,
-        "input_url": input_url(job_id),
+        "input_url": preview_url(job_id),  # what the pages draw
+        "original_url": input_url(job_id),
         "zip_url": f"/api/jobs/{job_id}/results.zip",
         "input_summary": input_summary(info),
         "frame": frame_shape(info),
@@ -52,7 +53,7 @@ def describe_list_item(job: dict[str, Any]) -> dict[str, Any]:
     # The output with the most colours looks like the original and is an indexed image, usually
     # far smaller than the upload; there are no thumbnails of their own.
     best = max(results, key=lambda r: r["k"], default=None)
-    thumbnail = result_url(job["id"], best["k"]) if best else input_url(job["id"])
+    thumbnail = result_url(job["id"], best["k"]) if best else preview_url(job["id"])
     return {
         **job,
         "name": display_name(job),

@@ -276,6 +276,13 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/api/jobs/{job_id}/preview": {
+        "get": {
+            "summary": "The input as a browser shows it (a WebP preview of HEIC, TIFF, BMP)",
+            "parameters": [JOB_ID],
+            "responses": {**IMAGE_OR_REDIRECT, "404": error_response("unknown job")},
+        }
+    },
     "/api/jobs/{job_id}/input": {
         "get": {
             "summary": "The input image",
@@ -306,6 +313,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/jobs/{job_id}", "delete"): ("cancelJob", "jobs"),
     ("/api/jobs/{job_id}/results/{k}", "get"): ("getResult", "jobs"),
     ("/api/jobs/{job_id}/results.zip", "get"): ("getResultsZip", "jobs"),
+    ("/api/jobs/{job_id}/preview", "get"): ("getPreview", "jobs"),
     ("/api/jobs/{job_id}/input", "get"): ("getInput", "jobs"),
     ("/api/batches", "post"): ("createBatch", "batches"),
     ("/api/batches/{batch_id}", "get"): ("getBatch", "batches"),

@@ -31,6 +31,9 @@ INPUT_FORMATS = {
     "HEIF": InputFormat("heic", "heic", "image/heic", "HEIC"),
     "AVIF": InputFormat("avif", "avif", "image/avif", "AVIF"),
 }
+# The formats every current browser draws in an <img> (and never runs): served inline, shown as
+# they are. Any other input (HEIC, TIFF, BMP) gets a WebP preview made by the worker.
+BROWSER_FORMATS = frozenset({"png", "jpeg", "webp", "gif", "avif"})
 # Leading bytes of the accepted formats: an unreadable file that starts so is damaged, not foreign.
 SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"RIFF", b"II*\x00", b"MM\x00*")
 # HEIC and AVIF are ISO media files: a box `ftyp` at byte 4, then the major brand. mif1 and msf1

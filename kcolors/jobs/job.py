@@ -176,6 +176,11 @@ def input_key(job_id: str, extension: str) -> str:
     return f"{JOBS_PREFIX}{job_id}/input.{extension}"
 
 
+def preview_key(job_id: str) -> str:
+    """Where the browser preview of an input no browser shows is stored."""
+    return f"{JOBS_PREFIX}{job_id}/preview.webp"
+
+
 def result_key(job_id: str, k: int, extension: str) -> str:
     """Return the deterministic key of a job's output for `k`, the same on every rerun."""
     return f"{JOBS_PREFIX}{job_id}/k{k}.{extension}"

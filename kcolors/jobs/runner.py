@@ -13,9 +13,10 @@ from collections.abc import Callable
 from kcolors import defaults
 from kcolors.engine.outputs import QuantizedOutput
 from kcolors.engine.params import QuantizeParams
+from kcolors.engine.preview import browser_preview, needs_preview
 from kcolors.engine.quantize import quantize_image
 from kcolors.errors import JobCancelled, JobNotFound, KcolorsError, StorageUnavailable
-from kcolors.jobs.job import Job, load_job, result_key, save_job
+from kcolors.jobs.job import Job, load_job, preview_key, result_key, save_job
 from kcolors.jobs.ordered_writes import OrderedWrites
 from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import Storage
@@ -115,6 +116,8 @@ def run_job(
             started = time.perf_counter()
             data = storage.get(job.input["key"])
             read_seconds = time.perf_counter() - started
+            if needs_preview(job.input.get("format")) and "preview_key" not in job.input:
+                store_preview(storage, job, data, settings.max_pixels)
             job.stage = first_stage(job)
             started = time.perf_counter()
             report = quantize_image(
@@ -196,3 +199,11 @@ def fail_job(
         save_job(storage, job)
         on_saved(job)
     return job
+
+
+def store_preview(storage: Storage, job: Job, data: bytes, max_pixels: int) -> None:
+    """Store the WebP preview of an input no browser shows (HEIC, TIFF, BMP), named in the
+    job's `input.preview_key`; the pages show it, the original stays the download."""
+    key = preview_key(job.id)
+    storage.put(key, browser_preview(data, max_pixels), "image/webp")
+    job.input["preview_key"] = key

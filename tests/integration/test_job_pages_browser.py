@@ -1,6 +1,7 @@
 """A photo from the form to its compared results, in headless Chromium against the whole service:
 Valkey, moto's S3 server, a Celery worker process and the app over HTTP."""
 
+import io
 import itertools
 import mimetypes
 
@@ -328,4 +329,32 @@ def test_a_translucent_palette_is_drawn_over_a_checkerboard_with_its_alpha(servi
     opacity = float(item.locator("rect[fill-opacity]").get_attribute("fill-opacity"))
     assert item.locator("rect[fill='#bbb']").count() == 2  # the checkerboard under it
     assert 0 <= opacity < 1 and "\N{GREEK SMALL LETTER ALPHA}" in item.inner_text()
+    assert tab.errors == []
+
+
+def test_a_heic_photo_is_shown_by_its_preview_and_kept_for_download(service, tab):
+    """No browser draws HEIC: the page shows the worker's WebP preview of the decoded photo
+    (visible, the photo's size), the compare viewer's "before" is that preview, and the
+    original stays the download, byte for byte."""
+    import requests
+
+    photo = encode(sample_images.chelsea(), "HEIF", quality=90)
+    page = tab.page
+    job_id = submit_photo(page, service.url, photo, name="IMG_0001.HEIC", k_custom="2,8")
+    assert wait_until_finished(page) == "succeeded"
+    page.reload()
+    original = page.locator("#original img")
+    assert original.get_attribute("src") == f"/api/jobs/{job_id}/preview"
+    wait_until_true(page, "document.querySelector('#original img').naturalWidth > 0")
+    assert original.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [451, 300]
+    assert original.is_visible()
+    before = page.locator("#output-k2 button.enlarge").get_attribute("data-before")
+    assert before == f"/api/jobs/{job_id}/preview"
+    preview = requests.get(f"{service.url}{before}", timeout=10)
+    assert preview.headers["Content-Type"] == "image/webp"
+    assert Image.open(io.BytesIO(preview.content)).size == (451, 300)
+    download = page.locator("#original a.download")
+    assert download.inner_text() == "Download the original HEIC"
+    saved = requests.get(f"{service.url}{download.get_attribute('href')}", timeout=10)
+    assert saved.content == photo
     assert tab.errors == []

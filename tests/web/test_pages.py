@@ -215,7 +215,7 @@ def test_recent_jobs_lists_stored_jobs_newest_first(client, settings):
     first, second = stored_failed_job(settings), stored_failed_job(settings)
     html = client.get("/jobs").get_data(as_text=True)
     assert html.index(second.id) < html.index(first.id)
-    assert f'src="/api/jobs/{first.id}/input"' in html  # no output to show instead
+    assert f'src="/api/jobs/{first.id}/preview"' in html  # no output to show instead
     assert "k = 2, 8" in page_text(client.get("/jobs"))
 
 
@@ -434,7 +434,7 @@ def test_the_original_is_shown_from_the_moment_the_page_opens(client, settings):
     job = stored_job(settings, name="cat.png", width=451, height=300)
     html = client.get(f"/jobs/{job.id}").text
     original = re.search(r'<figure class="original" id="original">.*?</figure>', html, re.S)[0]
-    assert f'src="/api/jobs/{job.id}/input" alt="The original: cat.png"' in original
+    assert f'src="/api/jobs/{job.id}/preview" alt="The original: cat.png"' in original
     assert 'width="451" height="300"' in original
     assert "The original: 451\u00d7300 PNG, 999 B" in page_text_of(original)
     assert "Waiting for a worker…" in page_text(client.get(f"/jobs/{job.id}"))
