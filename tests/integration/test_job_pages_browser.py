@@ -127,7 +127,7 @@ def test_photo_goes_from_the_form_to_compared_results(service, tab, open_tab, sc
     with page.expect_download() as download_info:
         page.locator("#stats-table tr[data-k='5'] a.download").click()
     download = download_info.value
-    assert download.suggested_filename == f"kcolors-{job_id}-k5.png"
+    assert download.suggested_filename == "chelsea.k5.png"  # named after the upload
     downloaded = Image.open(download.path())
     assert (downloaded.format, downloaded.mode, downloaded.size) == ("PNG", "P", (1804, 1200))
     assert len(downloaded.getcolors()) <= 5
