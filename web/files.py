@@ -74,7 +74,9 @@ def serve_file(key: str, format_name: str | None, download_name: str | None = No
 
 def serve_archive(files: list[tuple[str, str]], download_name: str) -> Response:
     """Serve the objects `(name in the archive, key)` as one zip attachment. Stored, not
-    deflated: the outputs are compressed pictures already, and a zip of them costs no CPU."""
+    deflated: the outputs are compressed pictures already, and a zip of them costs no CPU.
+    Typed as opaque bytes, as every other attachment here (OpenAPI client generators know no
+    `application/zip`); the `.zip` name tells what it is."""
     import io
     import zipfile
 
@@ -84,7 +86,7 @@ def serve_archive(files: list[tuple[str, str]], download_name: str) -> Response:
             archive.writestr(name, storage.get(key))
     buffer.seek(0)
     response = send_file(
-        buffer, mimetype="application/zip", as_attachment=True, download_name=download_name
+        buffer, mimetype=OPAQUE_TYPE, as_attachment=True, download_name=download_name
     )
     response.headers["Content-Security-Policy"] = FILE_POLICY
     return response

@@ -270,7 +270,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": {
                     "description": "a zip attachment",
-                    "content": {"application/zip": {"schema": BINARY}},
+                    "content": {"application/octet-stream": {"schema": BINARY}},
                 },
                 "404": error_response("unknown job or no output yet"),
             },

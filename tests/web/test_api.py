@@ -407,7 +407,7 @@ def test_the_zip_of_all_outputs_names_each_after_the_upload(client, settings):
     assert check_response(client.get(f"/api/jobs/{job_id}/results.zip")).status_code == 404
     run_job(open_storage(settings), job_id, settings)
     response = check_response(client.get(f"/api/jobs/{job_id}/results.zip"))
-    assert response.status_code == 200 and response.mimetype == "application/zip"
+    assert response.status_code == 200 and response.mimetype == "application/octet-stream"
     assert response.headers["Content-Disposition"].endswith(
         "filename*=UTF-8''%C3%A9t%C3%A9_photo.kcolors.zip"
     )
