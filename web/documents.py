@@ -11,6 +11,11 @@ def result_url(job_id: str, k: int) -> str:
     return f"/api/jobs/{job_id}/results/{k}"
 
 
+def results_zip_url(job_id: str) -> str:
+    """The API path that serves every output of a job in one zip."""
+    return f"/api/jobs/{job_id}/results.zip"
+
+
 def preview_url(job_id: str) -> str:
     """The API path that serves a job's input as a browser can show it."""
     return f"/api/jobs/{job_id}/preview"

@@ -8,7 +8,7 @@ from typing import Any
 from kcolors.jobs.job import JOBS_PREFIX, result_filename
 from kcolors.jobs.times import parse_iso
 from web.chart import human_bytes, quality_size_chart, trade_off
-from web.documents import input_url, preview_url, result_url
+from web.documents import input_url, preview_url, result_url, results_zip_url
 from web.forms import sentence
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -31,7 +31,7 @@ def describe_job(job: dict[str, Any]) -> dict[str, Any]:
         "results": results,
         "input_url": preview_url(job_id),  # what the pages draw
         "original_url": input_url(job_id),
-        "zip_url": f"/api/jobs/{job_id}/results.zip",
+        "zip_url": results_zip_url(job_id),
         "input_summary": input_summary(info),
         "frame": frame_shape(info),
         "stretched": stretch_note(info),
