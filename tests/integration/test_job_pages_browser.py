@@ -25,7 +25,7 @@ RECORD_PROGRESS = """() => {
     if (bar) window.progressSamples.push(Number(bar.value));
     const panel = document.getElementById("job-panel");
     const original = document.querySelector("#original img");
-    // What is drawn: the panel's data attributes change before its new content arrives.
+    // What is drawn: the badge and the list (the data attributes follow once they are in place).
     window.pageSamples.push({
       status: panel.querySelector(".badge").textContent,
       results: panel.querySelectorAll("ul.outputs > li").length,
@@ -35,6 +35,16 @@ RECORD_PROGRESS = """() => {
     });
   }, 50);
 }"""
+
+# Every answer with a job's panel arrives one second late, as over a slow link.
+SLOW_PANEL = """(() => {
+  const fetchNow = window.fetch.bind(window);
+  window.fetch = async (url, options) => {
+    const response = await fetchNow(url, options);
+    if (String(url).endsWith("/panel")) await new Promise((done) => setTimeout(done, 1000));
+    return response;
+  };
+})()"""
 
 
 def submit_photo(page, url: str, photo: bytes, name: str = "chelsea.png", **choices) -> str:
@@ -195,6 +205,22 @@ def test_auto_mode_finds_one_k_for_the_target_quality(service, tab):
     assert [s for s in searching if s["value"] == 0 or not s["text"]] == []
     assert page.locator("#trade-off").inner_text().startswith(f"One output: k = {k}: PSNR")
     assert page.locator("dd", has_text="auto (target 28 dB)").count() == 1
+    assert tab.errors == []
+
+
+def test_the_panel_says_finished_only_once_the_results_are_drawn(service, tab):
+    """Scripts and tests wait on #job-panel[data-status]: over a slow link the new panel arrives
+    well after the JSON that announced the change, and the attribute must wait for it."""
+    page = tab.page
+
+    # The delay is the browser's own (a Python route handler would hold up this test's waits too).
+    page.add_init_script(SLOW_PANEL)
+    # Big enough that the page is drawn while the job runs.
+    submit_photo(page, service.url, chelsea_png(scale=4), k_custom="4")
+    assert page.locator("#job-panel").get_attribute("data-status") in ("queued", "running")
+    assert wait_until_finished(page) == "succeeded"
+    assert page.locator("#job-panel .badge").inner_text().strip().lower() == "succeeded"
+    assert page.locator("ul.outputs h3").count() == 1
     assert tab.errors == []
 
 

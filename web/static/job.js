@@ -12,7 +12,7 @@
 
   async function refreshPanel() {
     const response = await fetch(panel.dataset.panelUrl, { headers: { Accept: "text/html" } });
-    if (!response.ok) return;
+    if (!response.ok) return false;
     // The panel is replaced wholesale: put the keyboard focus back where it was, if it is still
     // there (the Cancel button goes once the job ends).
     const focused = panel.contains(document.activeElement) ? document.activeElement.id : "";
@@ -20,6 +20,7 @@
     if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
     const text = document.getElementById("status-text");
     if (text) announcer.textContent = text.textContent;
+    return true;
   }
 
   // What the worker is doing ("Fitting 16 colours", an auto-k search step) changes often: it is
@@ -67,10 +68,12 @@
       showStage(job);
       const results = (job.results || []).length;
       if (job.status !== panel.dataset.status || String(results) !== panel.dataset.results) {
+        // The data attributes say what is drawn (tests and scripts wait on them), so they change
+        // only once the new panel is in place; a panel that failed to load is fetched again.
+        if (!(await refreshPanel())) throw new Error("the panel did not load");
         panel.dataset.status = job.status;
         panel.dataset.results = String(results);
         panel.dataset.stage = job.stage || "";
-        await refreshPanel();
       }
       if (FINISHED.includes(job.status)) return;
     } catch (error) {
