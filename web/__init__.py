@@ -28,7 +28,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from web import api, auth, batches, health, limits, metrics, pages, security, waiting
+    from web import (
+        api,
+        auth,
+        batch_pages,
+        batches,
+        health,
+        limits,
+        metrics,
+        pages,
+        security,
+        waiting,
+    )
     from web.errors import register_error_handlers
 
     register_error_handlers(app)
@@ -39,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(batches.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(batch_pages.bp)
     app.register_blueprint(metrics.bp)
     limits.init_app(app, settings)
     if settings.proxy_hops:

@@ -27,8 +27,15 @@ from web.services import get_settings
 # Reading one job by its id stays open: the id is an unguessable capability (80 random bits),
 # and the job page in the browser polls these endpoints without any token.
 OPEN_ENDPOINTS = {"api.get_job", "api.get_result", "api.get_input", "api.openapi"}
-# Pages that create or list jobs: signed-in clients only, when tokens are set.
-SIGNED_IN_PAGES = {"pages.index", "pages.submit", "pages.job_list", "pages.cancel"}
+# Pages that create or list jobs, and every batch page (a batch is read by its owner only, as in
+# the API): signed-in clients only, when tokens are set.
+SIGNED_IN_PAGES = {"pages.index", "pages.submit", "pages.job_list", "pages.cancel"} | {
+    f"batch_pages.{view}"
+    for view in (
+        "batch_list", "new_batch", "submit_batch", "batch_detail", "batch_panel", "report_csv",
+        "report_json", "cancel",
+    )
+}  # fmt: skip
 
 # A path on this site, as pages link to them; anything longer is not one of ours.
 MAX_NEXT_CHARS = 512

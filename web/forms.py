@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
+from flask_wtf.file import FileField, FileRequired, MultipleFileField
+from werkzeug.datastructures import FileStorage
 from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import ValidationError
 
@@ -25,10 +26,10 @@ AUTO = "auto"
 DEFAULT_TARGET_PSNR_DB = "35"
 
 
-class JobForm(FlaskForm):
-    """Upload an image and choose how to quantize it; CSRF-protected by Flask-WTF."""
+class QuantizeForm(FlaskForm):
+    """How to quantize (k values or a target quality, and the options), as a job and a batch
+    ask it; CSRF-protected by Flask-WTF."""
 
-    image = FileField("Image", validators=[FileRequired("Choose an image to upload.")])
     k_choice = RadioField(
         "Colours (k)",
         choices=[
@@ -105,6 +106,28 @@ class JobForm(FlaskForm):
         else:
             fields["k"] = self.k_choice.data
         return fields
+
+
+class JobForm(QuantizeForm):
+    """Upload an image and choose how to quantize it."""
+
+    image = FileField("Image", validators=[FileRequired("Choose an image to upload.")])
+
+
+class BatchForm(QuantizeForm):
+    """Start a batch: several pictures uploaded at once, or every picture under a storage prefix."""
+
+    images = MultipleFileField("Pictures")
+    prefix = StringField("Storage prefix", render_kw={"placeholder": "uploads/holiday/"})
+
+    def chosen_files(self) -> list[FileStorage]:
+        """The pictures chosen (a browser sends one empty file when none is)."""
+        return [file for file in self.images.data or [] if file and file.filename]
+
+    def validate_prefix(self, field: StringField) -> None:
+        """Require the pictures or a prefix, not both."""
+        if bool(self.chosen_files()) == bool((field.data or "").strip()):
+            raise ValidationError("Choose some pictures or enter a storage prefix, one of the two.")
 
 
 def sentence(message: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
@@ -147,21 +148,23 @@ def csrf_failed(exc: CSRFError) -> tuple[str, int]:
 
 
 def _render_form(form: JobForm, message: str | None = None) -> str:
+    return render_template("index.html", form=form, message=message, **form_context())
+
+
+def form_context() -> dict[str, Any]:
+    """What a form choosing how to quantize says of the limits (the job and batch forms)."""
     settings = get_settings()
-    return render_template(
-        "index.html",
-        form=form,
-        message=message,
-        max_upload_bytes=current_app.config["MAX_CONTENT_LENGTH"],
-        max_pixels=settings.max_pixels,
-        max_k_values=settings.max_k_values,
-        min_k=defaults.MIN_K,
-        max_k=defaults.MAX_K,
-        min_psnr=params.MIN_TARGET_PSNR_DB,
-        max_psnr=params.MAX_TARGET_PSNR_DB,
-        formats=FORMAT_NAMES,
-        accept=FORM_ACCEPT,
-    )
+    return {
+        "max_upload_bytes": current_app.config["MAX_CONTENT_LENGTH"],
+        "max_pixels": settings.max_pixels,
+        "max_k_values": settings.max_k_values,
+        "min_k": defaults.MIN_K,
+        "max_k": defaults.MAX_K,
+        "min_psnr": params.MIN_TARGET_PSNR_DB,
+        "max_psnr": params.MAX_TARGET_PSNR_DB,
+        "formats": FORMAT_NAMES,
+        "accept": FORM_ACCEPT,
+    }
 
 
 def _describe(job_id: str) -> dict:

@@ -203,7 +203,7 @@ def test_one_bad_upload_refuses_the_batch_and_names_the_file(client, settings):
         client.post("/api/batches", data=form, content_type="multipart/form-data")
     )
     assert response.status_code == 415
-    assert response.get_json()["error"]["message"].startswith("bad.png: ")
+    assert response.get_json()["error"]["message"].startswith("picture 'bad.png': ")
     assert queued_tasks(settings) == []
 
 

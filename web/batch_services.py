@@ -1,0 +1,114 @@
+"""Starting, reading and cancelling one client's batches: what the batch API and the batch pages
+both do, so that each rule is written once."""
+
+from __future__ import annotations
+
+from flask import Response
+from werkzeug.datastructures import FileStorage
+
+from kcolors.engine.params import QuantizeParams
+from kcolors.errors import BatchNotFound, BatchTooLarge, EmptyBatch, JobFinished, KcolorsError
+from kcolors.jobs import metrics
+from kcolors.jobs.batch import (
+    MAX_BATCH_IMAGES,
+    Batch,
+    item_jobs,
+    load_batch,
+    report_csv,
+    report_rows,
+    save_batch,
+    summary,
+    upload_key,
+)
+from kcolors.jobs.broker import EXPAND_BATCH_TASK
+from kcolors.jobs.cancel import cancel_batch_jobs
+from kcolors.jobs.creation import probe
+from kcolors.jobs.times import now_iso
+from web.auth import client_owner
+from web.services import enqueue_task, get_redis, get_settings, get_storage, upload_name
+from web.submission import source_key
+
+
+def start_batch(batch: Batch) -> None:
+    """Save a new batch and enqueue its fan-out (the API and the batch pages alike)."""
+    save_batch(get_storage(), batch)
+    enqueue_task(EXPAND_BATCH_TASK, batch.id)
+    metrics.JOBS_SUBMITTED.labels(kind="batch").inc(len(batch.items))
+
+
+def batch_from_prefix(prefix: object, params: QuantizeParams) -> Batch:
+    """A batch over every object under a storage prefix the service may read."""
+    prefix = source_key(prefix, get_settings(), field="prefix")
+    keys = get_storage().list(prefix)
+    check_size(len(keys), f"no object under {prefix!r}")
+    names = [(key.removeprefix(prefix).lstrip("/") or key, key) for key in keys]
+    return Batch.create(params, {"prefix": prefix}, names, client_owner())
+
+
+def batch_from_uploads(files: list[FileStorage], params: QuantizeParams) -> Batch:
+    """A batch over several uploaded files, each checked before any is stored."""
+    settings, storage = get_settings(), get_storage()
+    check_size(len(files), "no picture sent")
+    uploads = []
+    for number, file in enumerate(files):
+        data = file.read()
+        name = upload_name(file.filename) or f"image-{number}"
+        try:
+            probed = probe(data, settings)
+        except KcolorsError as exc:
+            raise type(exc)(f"picture {name!r}: {exc.message}", code=exc.code) from None
+        uploads.append((name, data, probed))
+    batch = Batch.create(params, {"uploads": len(uploads)}, [], client_owner())
+    for number, (name, data, probed) in enumerate(uploads):
+        key = upload_key(batch.id, number, probed.format.extension)
+        storage.put(key, data, probed.format.media_type)
+        batch.items.append({"name": name, "key": key, "job_id": None, "error": None})
+    return batch
+
+
+def check_size(count: int, empty_message: str) -> None:
+    """Refuse an empty batch or one over the limit."""
+    if count == 0:
+        raise EmptyBatch(empty_message)
+    if count > MAX_BATCH_IMAGES:
+        raise BatchTooLarge(f"{count} images; a batch holds at most {MAX_BATCH_IMAGES}")
+
+
+def cancel_own_batch(batch_id: str) -> Batch:
+    """Cancel a batch of this client (the API and the batch page alike); `JobFinished` if it
+    has finished."""
+    storage = get_storage()
+    batch = load_own_batch(batch_id)
+    if summary(batch, item_jobs(storage, batch))["status"] == "finished":
+        raise JobFinished(f"batch {batch.id} is finished already: nothing to cancel")
+    batch.cancelled_at = now_iso()
+    save_batch(storage, batch)
+    job_ids = sorted({item["job_id"] for item in batch.items if item["job_id"]})
+    cancel_batch_jobs(storage, get_redis(), job_ids)
+    return batch
+
+
+def load_own_batch(batch_id: str) -> Batch:
+    """A batch of this client: with tokens, another client's batch reads as unknown (a batch
+    belongs to the client that made it, on every route)."""
+    batch, owner = load_batch(get_storage(), batch_id), client_owner()
+    if owner is not None and batch.owner not in (None, owner):
+        raise BatchNotFound(f"no batch {batch_id!r}")
+    return batch
+
+
+def report_document(batch_id: str) -> dict:
+    """A batch's report: every image's statistics, one row per image and k."""
+    batch = load_own_batch(batch_id)
+    jobs = item_jobs(get_storage(), batch)
+    return {"batch": batch.id, "summary": summary(batch, jobs), "rows": report_rows(batch, jobs)}
+
+
+def report_csv_response(batch_id: str) -> Response:
+    """The same report as a CSV download."""
+    batch = load_own_batch(batch_id)
+    rows = report_rows(batch, item_jobs(get_storage(), batch))
+    disposition = f'attachment; filename="kcolors-batch-{batch.id}.csv"'
+    return Response(
+        report_csv(rows), mimetype="text/csv", headers={"Content-Disposition": disposition}
+    )

@@ -1,0 +1,85 @@
+"""What the batch pages show of a batch: its state, counts, failed items and links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kcolors.jobs.batch import Batch, item_state, summary
+from kcolors.jobs.job import Job
+from web.forms import sentence
+from web.job_view import k_label
+
+ITEMS_SHOWN = 100  # rows of the item table on the page; the report has every one
+FAILURES_SHOWN = 100
+
+
+def batch_state(batch: Batch, progress: dict[str, Any] | None) -> str:
+    """One word for a batch: queued, running, finished; cancelling once its client cancelled it,
+    until its last running job has stopped, then cancelled. Without its jobs read (`progress`
+    None, as in the list), whether it has finished cannot be told."""
+    if batch.cancelled_at is not None:
+        ended = progress is None or progress["status"] == "finished"
+        return "cancelled" if ended else "cancelling"
+    if progress is not None:
+        return str(progress["status"])
+    return "running" if batch.expanded_at else "queued"
+
+
+def source_label(batch: Batch) -> str:
+    """Where a batch's pictures came from, in words."""
+    if "prefix" in batch.source:
+        return f"every picture under {batch.source['prefix']}"
+    count = len(batch.items)
+    return f"{count} uploaded picture{'s' if count != 1 else ''}"
+
+
+def describe_batch(batch: Batch, jobs: dict[str, Job]) -> dict[str, Any]:
+    """The template context of one batch, with its jobs (`item_jobs`) read."""
+    progress = summary(batch, jobs)
+    items = [_describe_item(item, jobs.get(item["job_id"] or "")) for item in batch.items]
+    failed = [item for item in items if item["state"] == "failed"]
+    return {
+        "batch": batch,
+        "state": batch_state(batch, progress),
+        "summary": progress,
+        "percent": round(progress["progress"] * 100),
+        "source": source_label(batch),
+        "params": batch.params.to_dict(),
+        "k_label": k_label(batch.params.to_dict()),
+        "items": items[:ITEMS_SHOWN],
+        "items_hidden": max(0, len(items) - ITEMS_SHOWN),
+        "failed": failed[:FAILURES_SHOWN],
+        "failed_hidden": max(0, len(failed) - FAILURES_SHOWN),
+        "can_cancel": batch.cancelled_at is None and progress["status"] != "finished",
+    }
+
+
+def describe_list_batch(batch: Batch) -> dict[str, Any]:
+    """What the list of batches shows of one, from its document alone (no job is read)."""
+    return {
+        "batch": batch,
+        "state": batch_state(batch, None),
+        "source": source_label(batch),
+        "k_label": k_label(batch.params.to_dict()),
+        "total": len(batch.items),
+    }
+
+
+def _describe_item(item: dict[str, Any], job: Job | None) -> dict[str, Any]:
+    error = item.get("error") or (job.error if job else None)
+    state = job.status.value if job else item_state(item)
+    if error and state in ("failed", "cancelled"):
+        detail = sentence(str(error.get("message") or error.get("code") or "no reason given"))
+    elif job and job.results:
+        detail = f"{len(job.results)} output{'s' if len(job.results) != 1 else ''}"
+    else:
+        detail = ""
+    reused = bool(job and job.reused) or bool(item.get("duplicate_of"))
+    return {
+        "name": item["name"],
+        "job_id": item["job_id"],
+        "state": state,
+        "detail": detail,
+        "code": (error or {}).get("code") if state == "failed" else None,
+        "reused": reused,
+    }
