@@ -98,6 +98,9 @@ class Job:
         self.reused = True
         self.input = {**source.input, **self.input}
         copies, self.results = [], []
+        if "preview_key" in source.input:  # the browser preview of a HEIC, TIFF or BMP input
+            copies.append((source.input["preview_key"], preview_key(self.id)))
+            self.input["preview_key"] = preview_key(self.id)
         for result in source.results:
             key = result_key(self.id, result["k"], result["key"].rsplit(".", 1)[-1])
             copies.append((result["key"], key))

@@ -8,6 +8,7 @@ import json
 
 import pytest
 import redis
+from PIL import Image
 
 from kcolors.engine.params import QuantizeParams
 from kcolors.jobs.broker import QUEUE, redis_for
@@ -17,7 +18,7 @@ from kcolors.jobs.reuse import find_reusable, fingerprint, image_digest
 from kcolors.jobs.runner import run_job
 from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import open_storage
-from tests.images import gradient_png
+from tests.images import encode, gradient_image, gradient_png
 from web import create_app
 
 
@@ -90,3 +91,27 @@ def test_deleted_outputs_are_not_reused(settings):
     storage.delete(job.results[0]["key"])
     assert find_reusable(storage, index, image_digest(data), job.params) is None
     assert post(client, data, k="3")["status"] == "queued"
+
+
+def test_a_reused_tiff_job_has_its_own_preview(settings):
+    """A TIFF (or HEIC, BMP) job's browser preview is copied with its outputs, under the new
+    job's own key: the page of the reused job shows the picture, and names no other job."""
+    client = create_app({"TESTING": True, "KCOLORS_SETTINGS": settings}).test_client()
+    storage, index = open_storage(settings), redis_for(settings)
+    data = encode(gradient_image(seed=9), "TIFF")
+    first = post(client, data, k="4")
+    run_job(storage, first["id"], settings, on_saved=functools.partial(after_save, index))
+    computed = load_job(storage, first["id"])
+    assert computed.input["preview_key"] == f"jobs/{first['id']}/preview.webp"
+
+    again = post(client, data, k="4")
+    assert again["reused"] is True
+    assert again["input"]["preview_key"] == f"jobs/{again['id']}/preview.webp"
+    assert first["id"] not in json.dumps(again)
+    own = storage.get(again["input"]["preview_key"])
+    assert own == storage.get(computed.input["preview_key"])
+    assert Image.open(io.BytesIO(own)).format == "WEBP"
+    storage.delete(computed.input["preview_key"])  # the first job's preview may go (retention)
+    preview = client.get(f"/api/jobs/{again['id']}/preview")
+    assert preview.status_code == 200  # local storage: served by the app
+    assert preview.data == own
