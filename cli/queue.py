@@ -1,4 +1,4 @@
-"""`kcolors status --queue`: the queue's length and the workers that answer a ping."""
+"""`kcolors status --queue`: the queues' lengths and the workers that answer a ping."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def show_queue() -> None:
     import redis
 
     from cli.local import use_local_broker
-    from kcolors.jobs.broker import QUEUE, redis_for
+    from kcolors.jobs.broker import QUEUES, redis_for
     from kcolors.jobs.settings import Settings
     from worker.celery_app import create_celery_app
 
@@ -23,10 +23,12 @@ def show_queue() -> None:
             "no broker: set KCOLORS_BROKER_URL, or run this in the folder of a running kcolors up"
         )
     try:
-        length = redis_for(settings).llen(QUEUE)
+        client = redis_for(settings)
+        lengths = {queue: client.llen(queue) for queue in QUEUES}
     except redis.RedisError as exc:
         raise click.ClickException(f"broker unreachable: {exc}") from None
-    click.echo(f"queue {QUEUE}: {length} waiting")
+    for queue, length in lengths.items():
+        click.echo(f"queue {queue}: {length} waiting")
     replies = create_celery_app(settings).control.ping(timeout=PING_TIMEOUT_SECONDS)
     workers = sorted(name for reply in replies for name in reply)
     click.echo(f"workers answering: {len(workers)}")

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, g, request
 from prometheus_client import CollectorRegistry
 
 from kcolors.jobs import metrics
-from kcolors.jobs.broker import QUEUE, redis_for
+from kcolors.jobs.broker import QUEUES, redis_for
 from kcolors.jobs.logs import CURRENT_JOB_ID
 
 bp = Blueprint("metrics", __name__)
@@ -51,7 +51,7 @@ def scrape() -> Response:
     connection = broker_connection()
     if connection is not None:
         broker = CollectorRegistry(auto_describe=False)
-        broker.register(metrics.BrokerCollector(connection, QUEUE))
+        broker.register(metrics.BrokerCollector(connection, QUEUES))
         registries.append(broker)
     body, content_type = metrics.render(*registries)
     return Response(body, content_type=content_type)

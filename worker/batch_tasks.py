@@ -11,7 +11,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from kcolors import defaults
 from kcolors.errors import BatchNotFound, StorageUnavailable
 from kcolors.jobs.batch import expand, item_jobs, load_batch, mark_sent
-from kcolors.jobs.broker import EXPAND_BATCH_TASK
+from kcolors.jobs.broker import BATCH_QUEUE, EXPAND_BATCH_TASK
 from kcolors.jobs.job import JobStatus
 from worker.tasks import process_job, retry_delay, worker_redis, worker_settings, worker_storage
 
@@ -53,8 +53,8 @@ def expand_batch(self: Task, batch_id: str) -> int:
     except SoftTimeLimitExceeded as exc:
         log.warning("batch %s: expansion cut off at its time limit; resuming", batch_id)
         raise self.retry(exc=exc, countdown=0, max_retries=MAX_EXPANSION_ATTEMPTS) from exc
-    for job_id in to_run:
-        process_job.delay(job_id)
+    for job_id in to_run:  # behind single jobs, never ahead of them
+        process_job.apply_async((job_id,), queue=BATCH_QUEUE)
     if batch.expanded_at is None:  # stopped at its deadline: the rest in a new task
         try:
             mark_sent(storage, batch, to_run)

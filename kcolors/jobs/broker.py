@@ -17,7 +17,14 @@ PROCESS_JOB_TASK = "kcolors.process_job"
 EXPAND_BATCH_TASK = "kcolors.expand_batch"
 RECORD_FAILURE_TASK = "kcolors.record_failure"
 SWEEP_TASK = "kcolors.sweep_lost_jobs"
-QUEUE = "kcolors"  # the Redis list deploy/ (KEDA) and /metrics watch
+# Two queues, so that a person's single job never waits behind a batch: the interactive queue
+# (jobs from the form and the API) and the batch queue (batch expansions and their jobs). Every
+# worker consumes both; kombu's Redis transport asks for them in turn (BRPOP over both, the queue
+# just served put last), so a waiting single job is the next or the one after that a free worker
+# process takes, however long the batch queue is. deploy/ (KEDA) and /metrics watch both lists.
+QUEUE = "kcolors"
+BATCH_QUEUE = "kcolors.batch"
+QUEUES = (QUEUE, BATCH_QUEUE)
 # Used only when KCOLORS_BROKER_URL is unset outside `kcolors up` (which starts its own Valkey).
 FALLBACK_BROKER_URL = "redis://127.0.0.1:6379/0"
 BROKER_TIMEOUT_SECONDS = 5
@@ -78,6 +85,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_soft_time_limit": settings.soft_time_limit,
         "task_time_limit": settings.hard_time_limit,
         "task_default_queue": QUEUE,
+        # Declared on both sides: a worker consumes every declared queue.
+        "task_queues": {name: {"exchange": name, "routing_key": name} for name in QUEUES},
+        "task_routes": {EXPAND_BATCH_TASK: {"queue": BATCH_QUEUE}},
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
     }

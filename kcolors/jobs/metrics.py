@@ -113,11 +113,11 @@ def record_finished_job(document: Mapping[str, Any], connection: redis.Redis | N
 
 
 class BrokerCollector:
-    """Numbers read from Redis at scrape time: the queue's length, finished jobs by status."""
+    """Numbers read from Redis at scrape time: the queues' lengths, finished jobs by status."""
 
-    def __init__(self, connection: redis.Redis, queue: str) -> None:
+    def __init__(self, connection: redis.Redis, queues: tuple[str, ...]) -> None:
         self.connection = connection
-        self.queue = queue
+        self.queues = queues
 
     def describe(self) -> list[Metric]:
         return []
@@ -125,7 +125,7 @@ class BrokerCollector:
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("kcolors_broker_up", "1 when the broker answered the scrape.")
         try:
-            length = self.connection.llen(self.queue)
+            lengths = {name: self.connection.llen(name) for name in self.queues}
             finished = self.connection.hgetall(FINISHED_JOBS_KEY)
             created = int(self.connection.get(CREATED_JOBS_KEY) or 0)
         except redis.RedisError:
@@ -135,9 +135,10 @@ class BrokerCollector:
         up.add_metric([], 1)
         yield up
         queue = GaugeMetricFamily(
-            "kcolors_queue_length", "Jobs waiting in the broker's queue.", labels=["queue"]
+            "kcolors_queue_length", "Jobs waiting in each of the broker's queues.", labels=["queue"]
         )
-        queue.add_metric([self.queue], length)
+        for name, length in lengths.items():
+            queue.add_metric([name], length)
         yield queue
         jobs = CounterMetricFamily(
             "kcolors_jobs_finished",

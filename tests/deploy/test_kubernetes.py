@@ -15,7 +15,7 @@ import pytest
 import yaml
 from kubernetes_validate import utils as kubernetes_schemas
 
-from kcolors.jobs.broker import QUEUE
+from kcolors.jobs.broker import QUEUES
 from kcolors.jobs.settings import Settings, metrics_host_port
 from tests.deploy.manifests import (
     DEPLOY,
@@ -230,10 +230,10 @@ def test_example_overlay_runs_everything_in_cluster():
     services = by_kind(docs, "Service")
     assert settings.s3_endpoint_url == "http://minio:9000" and "minio" in services
     assert settings.broker_url.startswith("redis://redis:6379") and "redis" in services
-    # The queue KEDA watches is on that Redis, and the bucket job creates the storage's bucket.
-    trigger = by_kind(docs, "ScaledObject")["kcolors-worker"]["spec"]["triggers"][0]["metadata"]
-    assert trigger["address"] == "redis:6379"
-    assert trigger["listName"] == QUEUE
+    # The queues KEDA watches are on that Redis, and the bucket job creates the storage's bucket.
+    triggers = by_kind(docs, "ScaledObject")["kcolors-worker"]["spec"]["triggers"]
+    assert {trigger["metadata"]["address"] for trigger in triggers} == {"redis:6379"}
+    assert tuple(trigger["metadata"]["listName"] for trigger in triggers) == QUEUES
     job_script = " ".join(containers(by_kind(docs, "Job")["minio-create-bucket"])[0]["args"])
     bucket = settings.storage_url.removeprefix("s3://").split("/")[0]
     assert f"mb --ignore-existing local/{bucket}" in job_script

@@ -10,7 +10,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from kcolors.jobs.job import load_job
 from kcolors.jobs.storage import open_storage
+from tests.fixtures.jobs import wait_for_job
 from tests.fixtures.openapi import check_response
 from tests.fixtures.slow_link import SlowLink
 from tests.images import gradient_png
@@ -87,3 +89,37 @@ def test_a_long_expansion_goes_in_parts_within_its_time_limit_and_makes_no_job_t
     job_ids = {item["job_id"] for item in batch["items"]}
     stored = {key.split("/")[1] for key in storage.list("jobs/") if key.endswith("/job.json")}
     assert len(job_ids) == 79 and stored == job_ids  # no job made twice, none orphaned
+
+
+def test_a_single_job_goes_ahead_of_a_running_batch(service):
+    """One worker process, a batch of 30 pictures queued before it: a single job submitted while
+    the batch runs starts after at most two more of the batch's jobs, not after all of them."""
+    pictures = [("image", (f"{n}.png", gradient_png(320, 240, seed=n))) for n in range(30)]
+    response = requests.post(
+        f"{service.url}/api/batches", files=pictures, data={"k": "8,64"}, timeout=60
+    )
+    assert check_response(response).status_code == 202
+    batch_id = response.json()["id"]
+    deadline = time.monotonic() + 60
+    while (
+        summary := requests.get(f"{service.url}/api/batches/{batch_id}", timeout=10).json()[
+            "summary"
+        ]
+    )["succeeded"] < 1:
+        assert time.monotonic() < deadline, summary
+        time.sleep(0.05)
+    assert summary["queued"] >= 10, f"the batch ran too fast to be passed: {summary}"
+
+    single = requests.post(
+        f"{service.url}/api/jobs",
+        files={"image": ("single.png", gradient_png(320, 240, seed=999))},
+        data={"k": "8,64"},
+        timeout=30,
+    ).json()
+    done = wait_for_job(service.url, single["id"])
+    batch = wait_for_batch(service.url, batch_id, timeout=300)
+    starts = sorted(load_job(service.storage, item["job_id"]).started_at for item in batch["items"])
+    # Batch jobs that began after the single one was made and before it began.
+    passed_it = [t for t in starts if single["created_at"] <= t < done["started_at"]]
+    assert len(passed_it) <= 2, (len(passed_it), summary)
+    assert any(t > done["started_at"] for t in starts)  # the batch still had work waiting

@@ -70,16 +70,20 @@ def test_status_queue_counts_waiting_jobs_and_answering_workers(service):
     result = kcolors("status", "--queue", settings=service.settings)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "queue kcolors: 0 waiting"
-    assert lines[1] == "workers answering: 1"
-    assert lines[2].strip().startswith("test-")  # the fixture's worker names itself test-...
+    assert lines[:3] == [
+        "queue kcolors: 0 waiting", "queue kcolors.batch: 0 waiting", "workers answering: 1",
+    ]  # fmt: skip
+    assert lines[3].strip().startswith("test-")  # the fixture's worker names itself test-...
 
 
 def test_status_queue_sees_jobs_waiting_without_workers(s3_settings):
     redis.Redis.from_url(s3_settings.broker_url).rpush("kcolors", "a", "b")
+    redis.Redis.from_url(s3_settings.broker_url).rpush("kcolors.batch", "c")
     result = kcolors("status", "--queue", settings=s3_settings)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[:2] == ["queue kcolors: 2 waiting", "workers answering: 0"]
+    assert result.stdout.splitlines()[:3] == [
+        "queue kcolors: 2 waiting", "queue kcolors.batch: 1 waiting", "workers answering: 0",
+    ]  # fmt: skip
 
 
 def test_submit_many_files_is_one_batch_and_out_dir_saves_each_output(service, tmp_path):

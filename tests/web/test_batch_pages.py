@@ -12,7 +12,7 @@ import redis
 
 from kcolors.engine.params import QuantizeParams
 from kcolors.jobs.batch import Batch, load_batch, save_batch
-from kcolors.jobs.broker import QUEUE
+from kcolors.jobs.broker import BATCH_QUEUE
 from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import open_storage
 from tests.images import gradient_png
@@ -60,7 +60,7 @@ def test_pictures_from_the_form_make_one_batch_with_its_fan_out_queued(client, s
     assert [item["name"] for item in batch.items] == ["cat.png", "dog.png"]
     assert batch.params.k == (3, 12)
     assert storage.get(batch.items[1]["key"]) == gradient_png(seed=2)
-    [message] = redis.Redis.from_url(settings.broker_url).lrange(QUEUE, 0, -1)
+    [message] = redis.Redis.from_url(settings.broker_url).lrange(BATCH_QUEUE, 0, -1)
     assert json.loads(message)["headers"]["task"] == "kcolors.expand_batch"
     page = page_text(client.get(f"/batches/{batch_id}"))
     assert "Batch of 2 pictures" in page and "Reading the pictures…" in page

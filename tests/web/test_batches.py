@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from kcolors.jobs.batch import expand, load_batch
-from kcolors.jobs.broker import EXPAND_BATCH_TASK, QUEUE, redis_for
+from kcolors.jobs.broker import EXPAND_BATCH_TASK, QUEUES, redis_for
 from kcolors.jobs.events import after_save
 from kcolors.jobs.runner import run_job
 from kcolors.jobs.settings import Settings
@@ -50,8 +50,9 @@ def run_batch_like_a_worker(storage, settings, batch_id: str) -> list[str]:
 
 
 def queued_tasks(settings) -> list[str]:
-    """The names of the tasks waiting in the queue."""
-    messages = redis.Redis.from_url(settings.broker_url).lrange(QUEUE, 0, -1)
+    """The names of the tasks waiting in the queues, the single jobs' queue first."""
+    broker = redis.Redis.from_url(settings.broker_url)
+    messages = [raw for queue in QUEUES for raw in broker.lrange(queue, 0, -1)]
     return [json.loads(message)["headers"]["task"] for message in messages]
 
 

@@ -79,7 +79,7 @@ def test_broker_collector_reads_queue_length_and_totals(broker):
     broker.rpush("celery", "a", "b", "c")
     broker.hincrby(metrics.FINISHED_JOBS_KEY, "failed", 2)
     registry = CollectorRegistry()
-    registry.register(metrics.BrokerCollector(broker, "celery"))
+    registry.register(metrics.BrokerCollector(broker, ("celery",)))
     text = scrape(registry)
     assert sample(text, "kcolors_broker_up") == 1
     assert sample(text, "kcolors_queue_length", queue="celery") == 3
@@ -92,7 +92,7 @@ def test_broker_collector_reports_an_unreachable_broker():
     connection = redis.Redis.from_url(server.connection_url, socket_connect_timeout=1)
     server.stop()
     registry = CollectorRegistry()
-    registry.register(metrics.BrokerCollector(connection, "celery"))
+    registry.register(metrics.BrokerCollector(connection, ("celery",)))
     text = scrape(registry)
     assert sample(text, "kcolors_broker_up") == 0
     assert "kcolors_queue_length" not in text
