@@ -9,8 +9,12 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from kcolors.jobs.batch import MAX_BATCH_IMAGES
 from kcolors.jobs.settings import Settings
 from web.bounded_json import BoundedRequest
+
+
+FORM_PARTS_BESIDES_IMAGES = 64  # the parameters (k repeated up to 16 times) and the CSRF token
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -21,6 +25,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(
         KCOLORS_SETTINGS=settings,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        # A batch of MAX_BATCH_IMAGES uploads is as many form parts, and its parameters more
+        # (werkzeug's default of 1,000 parts refused the largest batch as "too large").
+        MAX_FORM_PARTS=MAX_BATCH_IMAGES + FORM_PARTS_BESIDES_IMAGES,
         # Signs the session that holds the form's CSRF token; random per process unless set.
         SECRET_KEY=settings.secret() or secrets.token_hex(32),
         SESSION_COOKIE_SAMESITE="Lax",

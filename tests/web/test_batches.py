@@ -9,8 +9,9 @@ import json
 
 import pytest
 import redis
+from werkzeug.datastructures import MultiDict
 
-from kcolors.jobs.batch import expand, load_batch
+from kcolors.jobs.batch import MAX_BATCH_IMAGES, expand, load_batch
 from kcolors.jobs.broker import EXPAND_BATCH_TASK, QUEUES, redis_for
 from kcolors.jobs.events import after_save
 from kcolors.jobs.runner import run_job
@@ -213,3 +214,21 @@ def test_unknown_batch_is_404(client):
         response = check_response(client.get(f"/api/batches/01ARZ3NDEKTSV4RRFFQ69G5FAV{path}"))
         assert response.status_code == 404
         assert response.get_json()["error"]["code"] == "batch_not_found"
+
+
+def test_the_largest_batch_of_uploads_is_accepted_and_one_more_is_named(client, storage):
+    """1,000 pictures and the parameters are more than werkzeug's default of 1,000 form parts:
+    the largest batch must not be refused as an oversized request."""
+    picture = gradient_png(4, 4)
+
+    def post(count: int):
+        files = [("image", (io.BytesIO(picture), f"{n}.png")) for n in range(count)]
+        form = MultiDict([*files, ("k", "2"), ("k", "4")])
+        return client.post("/api/batches", data=form, content_type="multipart/form-data")
+
+    response = post(MAX_BATCH_IMAGES)
+    assert response.status_code == 202, response.get_data(as_text=True)
+    assert len(response.get_json()["items"]) == MAX_BATCH_IMAGES
+    response = post(MAX_BATCH_IMAGES + 1)
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "batch_too_large"
