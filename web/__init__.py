@@ -13,7 +13,6 @@ from kcolors.jobs.batch import MAX_BATCH_IMAGES
 from kcolors.jobs.settings import Settings
 from web.bounded_json import BoundedRequest
 
-
 FORM_PARTS_BESIDES_IMAGES = 64  # the parameters (k repeated up to 16 times) and the CSRF token
 
 
