@@ -24,6 +24,11 @@ from tests.containers.images import REPO, podman, podman_env
 # From the same environment as pytest (`make setup` installs it with the dev dependencies).
 PODMAN_COMPOSE = str(Path(sys.executable).parent / "podman-compose")
 OVERRIDE = Path(__file__).resolve().parent / "compose.override.yml"
+# How long each nginx worker caches the web's address: read from the template it runs.
+NGINX_TEMPLATE = REPO / "deploy" / "nginx" / "kcolors.conf.template"
+NGINX_RESOLVER_VALID_SECONDS = int(
+    re.search(r"resolver .* valid=(\d+)s", NGINX_TEMPLATE.read_text()).group(1)
+)
 
 
 def go_duration_seconds(text: str) -> float:
@@ -132,11 +137,14 @@ class ComposeStack:
                 time.sleep(1)
 
     def wait_ready(self, timeout: float = 120) -> None:
-        """Wait until the published port answers /readyz through nginx with 200."""
+        """Wait until the published port answers /readyz through nginx with 200, then for the
+        nginx resolver's validity: each nginx worker caches the web's address for that long, and
+        one that has not asked since a restart still holds the old address (504s)."""
         deadline = time.monotonic() + timeout
         while True:
             try:
                 if requests.get(f"{self.url}/readyz", timeout=5).status_code == 200:
+                    time.sleep(NGINX_RESOLVER_VALID_SECONDS + 0.5)
                     return
             except requests.RequestException:
                 pass
