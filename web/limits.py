@@ -12,7 +12,12 @@ from kcolors.jobs.settings import Settings
 from web.auth import client_owner
 
 # One budget shared by every way of creating work: a job, a batch, the form.
-SUBMISSION_ENDPOINTS = ("api.create_job", "batches.create_batch", "pages.submit")
+SUBMISSION_ENDPOINTS = (
+    "api.create_job",
+    "batches.create_batch",
+    "pages.submit",
+    "batch_pages.submit_batch",
+)
 
 
 def client_key() -> str:

@@ -177,3 +177,14 @@ def test_with_tokens_the_batch_pages_ask_to_sign_in_and_show_ones_own_batches(se
         bob.post(f"/batches/{batch_id}/cancel", data={"csrf_token": csrf_token(bob)}).status_code
         == 404
     )
+
+
+def test_the_batch_form_shares_the_submission_rate_limit(settings):
+    limited = settings.replace(rate_limit="2/minute")
+    client = create_app({"TESTING": True, "KCOLORS_SETTINGS": limited}).test_client()
+    assert start(client, [("a.png", gradient_png(seed=1))]).status_code == 303
+    assert start(client, [("b.png", gradient_png(seed=2))]).status_code == 303
+    refused = start(client, [("c.png", gradient_png(seed=3))])
+    assert refused.status_code == 429
+    assert "too many submissions: the limit is 2/minute" in refused.get_data(as_text=True)
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
