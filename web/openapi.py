@@ -367,6 +367,11 @@ def request_body(settings: Settings, name: str, schema: dict[str, Any]) -> dict[
     }
 
 
+# Any operation: the HTTP server (gunicorn, or nginx in front of it) refuses a request line over
+# its limit (gunicorn's 4,094 bytes) before the app sees the request, with a plain-text body.
+URI_TOO_LONG = {"description": "the request line (path and query) is longer than the server takes"}
+
+
 @functools.cache
 def openapi_document(settings: Settings) -> dict[str, Any]:
     """Return the OpenAPI document of a server with these settings."""
@@ -377,6 +382,9 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     paths["/api/batches"]["post"]["requestBody"] = request_body(settings, "prefix", images)
     for (path, method), (operation_id, tag) in OPERATIONS.items():
         paths[path][method] |= {"operationId": operation_id, "tags": [tag]}
+    for operations in paths.values():
+        for operation in operations.values():
+            operation["responses"].setdefault("414", URI_TOO_LONG)
     return {
         "openapi": "3.1.0",
         "info": {"title": "kcolors", "version": "1"},

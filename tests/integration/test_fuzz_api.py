@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import redis
+import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -123,3 +124,14 @@ def test_the_api_answers_every_generated_request_as_its_document_says(fuzzed):
     assert job["status"] == "succeeded"
     print(f"schemathesis: {sum(calls.values())} requests over {len(calls)} operations; "
           f"{len(made)} jobs made")  # fmt: skip
+
+
+def test_a_request_line_over_the_servers_limit_is_a_documented_414(fuzzed):
+    """gunicorn refuses it before the app sees it; the document says so for every operation."""
+    server, _worker = fuzzed
+    response = requests.get(f"{server.url}/api/jobs/x", params={"wait": "1" * 5000}, timeout=10)
+    assert response.status_code == 414
+    document = requests.get(f"{server.url}/api/openapi.json", timeout=10).json()
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            assert "414" in operation["responses"], operation["operationId"]
