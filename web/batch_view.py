@@ -26,11 +26,12 @@ def batch_state(batch: Batch, progress: dict[str, Any] | None) -> str:
 
 
 def source_label(batch: Batch) -> str:
-    """Where a batch's pictures came from, in words."""
-    if "prefix" in batch.source:
-        return f"every picture under {batch.source['prefix']}"
+    """How many pictures a batch has and where they came from, in words."""
     count = len(batch.items)
-    return f"{count} uploaded picture{'s' if count != 1 else ''}"
+    pictures = f"{count:,} picture{'s' if count != 1 else ''}"
+    if "prefix" in batch.source:
+        return f"{pictures} under {batch.source['prefix']}"
+    return f"{pictures}, uploaded"
 
 
 def describe_batch(batch: Batch, jobs: dict[str, Job]) -> dict[str, Any]:
@@ -61,7 +62,6 @@ def describe_list_batch(batch: Batch) -> dict[str, Any]:
         "state": batch_state(batch, None),
         "source": source_label(batch),
         "k_label": k_label(batch.params.to_dict()),
-        "total": len(batch.items),
     }
 
 

@@ -116,7 +116,7 @@ def test_dropped_pictures_make_a_batch_followed_live_to_its_report(service, tab,
     page.goto(service.url + "/batches")
     [entry] = page.locator("#batch-list li").all()
     assert entry.get_attribute("data-id") == batch_id
-    assert entry.locator(".job-name").inner_text() == "3 pictures: 3 uploaded pictures"
+    assert entry.locator(".job-name").inner_text() == "3 pictures, uploaded"
     page.screenshot(path=screenshot_dir / "batches.png", full_page=True)
     assert tab.accessibility_problems() == []
     assert tab.errors == []
@@ -143,7 +143,7 @@ def test_a_storage_prefix_makes_a_batch_and_a_wrong_one_is_named_on_the_form(ser
     page.wait_for_url(f"{service.url}/batches/*")
     assert wait_until_ended(page) == "finished"
     assert counts(page)["succeeded"] == 4
-    assert page.locator("dd", has_text="every picture under uploads/web-batch/").count() == 1
+    assert page.locator("dd", has_text="4 pictures under uploads/web-batch/").count() == 1
     # The refused forms came back as 422 and 404 pages, which the console notes; nothing else.
     assert [e for e in tab.errors if "status of 422" not in e and "status of 404" not in e] == []
 

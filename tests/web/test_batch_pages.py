@@ -64,7 +64,7 @@ def test_pictures_from_the_form_make_one_batch_with_its_fan_out_queued(client, s
     assert json.loads(message)["headers"]["task"] == "kcolors.expand_batch"
     page = page_text(client.get(f"/batches/{batch_id}"))
     assert "Batch of 2 pictures" in page and "Reading the pictures…" in page
-    assert "2 uploaded pictures" in page and "k 3, 12" in page
+    assert "2 pictures, uploaded" in page and "k 3, 12" in page
 
 
 @pytest.mark.parametrize(
@@ -105,8 +105,7 @@ def test_a_refused_batch_form_says_why_and_stores_nothing(
     text = page_text(response)
     assert "The batch could not be started" in text
     assert message in text
-    if files:
-        assert "Choose the pictures again" in text
+    assert ("Choose the pictures again" in text) == bool(files)
     assert stored_batches(storage) == []
     assert storage.list("batches/") == []
 
