@@ -4,15 +4,14 @@ one's batches, and a batch's live page with its counts, failed items and report.
 from __future__ import annotations
 
 import contextlib
-import re
 from pathlib import PurePosixPath
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from kcolors.errors import InvalidParameter, JobFinished, KcolorsError
+from kcolors.errors import JobFinished, KcolorsError
 from kcolors.jobs.batch import item_jobs
 from kcolors.jobs.batch_listing import find_batches
 from web.auth import client_owner
@@ -28,21 +27,18 @@ from web.batch_services import (
 from web.batch_view import describe_batch, describe_list_batch
 from web.chart import human_bytes
 from web.forms import BatchForm, sentence
-from web.pages import domain_error, form_context
+from web.pages import cursor, domain_error, form_context
 from web.services import get_settings, get_storage
 
 bp = Blueprint("batch_pages", __name__)
 BATCHES_PER_PAGE = 20
-BATCH_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")  # a batch id (a ULID)
 bp.register_error_handler(KcolorsError, domain_error)
 
 
 @bp.get("/batches")
 def batch_list() -> str:
     """One's batches, newest first, a page at a time (`before=` a batch id)."""
-    before = request.args.get("before") or None
-    if before is not None and not BATCH_ID.fullmatch(before):
-        raise InvalidParameter("before must be a batch id", field="before")
+    before = cursor("before", kind="batch")
     owner = client_owner()
     page = find_batches(get_storage(), BATCHES_PER_PAGE, owner=owner, before=before)
     return render_template(

@@ -36,7 +36,7 @@ def source_label(batch: Batch) -> str:
 
 def describe_batch(batch: Batch, jobs: dict[str, Job]) -> dict[str, Any]:
     """The template context of one batch, with its jobs (`item_jobs`) read."""
-    progress = summary(batch, jobs)
+    progress, params = summary(batch, jobs), batch.params.to_dict()
     items = [_describe_item(item, jobs.get(item["job_id"] or "")) for item in batch.items]
     failed = [item for item in items if item["state"] == "failed"]
     return {
@@ -45,8 +45,8 @@ def describe_batch(batch: Batch, jobs: dict[str, Job]) -> dict[str, Any]:
         "summary": progress,
         "percent": round(progress["progress"] * 100),
         "source": source_label(batch),
-        "params": batch.params.to_dict(),
-        "k_label": k_label(batch.params.to_dict()),
+        "params": params,
+        "k_label": k_label(params),
         "items": items[:ITEMS_SHOWN],
         "items_hidden": max(0, len(items) - ITEMS_SHOWN),
         "failed": failed[:FAILURES_SHOWN],

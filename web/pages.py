@@ -28,7 +28,7 @@ from web.submission import Submission
 bp = Blueprint("pages", __name__)
 JOBS_PER_PAGE = 24  # fills rows of 2 and 3 columns
 ERROR_TITLES = {404: "Not found", 422: "Not a valid address", 503: "Temporarily unavailable"}
-CURSOR = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")  # a job id (a ULID)
+CURSOR = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")  # a job or batch id (a ULID)
 
 
 @bp.app_template_filter("human_bytes")
@@ -75,7 +75,7 @@ def job_list() -> str:
     status = request.args.get("status") or None
     if status is not None and status not in STATUSES:
         raise InvalidParameter(f"status must be one of {', '.join(STATUSES)}", field="status")
-    before, after = _cursor("before"), _cursor("after")
+    before, after = cursor("before"), cursor("after")
     # With tokens, a signed-in client sees its own jobs only (others' ids are capabilities).
     owner = client_owner()
     page = find_jobs(
@@ -97,11 +97,11 @@ def job_list() -> str:
     )
 
 
-def _cursor(name: str) -> str | None:
-    """A `before` or `after` query parameter: a job id, or nothing."""
+def cursor(name: str, kind: str = "job") -> str | None:
+    """A `before` or `after` query parameter of a list: a job (or batch) id, or nothing."""
     value = request.args.get(name) or None
     if value is not None and not CURSOR.fullmatch(value):
-        raise InvalidParameter(f"{name} must be a job id", field=name)
+        raise InvalidParameter(f"{name} must be a {kind} id", field=name)
     return value
 
 
