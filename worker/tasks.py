@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import signal
+from contextlib import suppress
 
 import redis
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
+from celery.worker.request import Request
 
 from kcolors import defaults
 from kcolors.errors import DocumentUnreadable, JobNotFound, StorageUnavailable
@@ -84,8 +88,24 @@ def record_failure_later(self: Task, job_id: str, code: str, message: str) -> st
     return None if job is None else job.status.value
 
 
+class JobRequest(Request):
+    """A job's request that stops the job's process before its hard time limit is handled."""
+
+    def on_timeout(self, soft: bool, timeout: float) -> None:
+        # billiard runs the failure handlers (ours records `failed`) and only then kills the
+        # process: a job still running in between saved its progress over the failure, and
+        # stayed `running` for good (seen in CI). The pool kills it anyway; kill it first.
+        pid = self.worker_pid
+        if not soft and pid and pid != os.getpid():
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        super().on_timeout(soft, timeout)
+
+
 class JobTask(Task):
     """Marks the job failed when its process is killed at the hard time limit."""
+
+    Request = JobRequest
 
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         if isinstance(exc, TimeLimitExceeded) and args:

@@ -112,3 +112,21 @@ def test_a_job_past_the_time_limit_fails_once_and_does_not_loop(
     assert received_count(worker) == 2, worker.log()
     final = wait_for_document(storage, job["id"], ["failed"])
     assert final["attempts"] == 1 and final["error"] == document["error"]
+
+
+def test_a_job_still_saving_at_the_hard_limit_stays_failed(
+    s3_settings, start_worker, start_live_server
+):
+    settings = s3_settings.replace(soft_time_limit=1, hard_time_limit=2, visibility_timeout=4)
+    worker = start_worker(settings, app="tests.fixtures.restless_job_app")
+    server = start_live_server(settings)
+    storage = open_storage(settings)
+    job = submit_image(server.url, k="2")
+
+    document = wait_for_document(storage, job["id"], ["failed"], timeout=60)
+    assert document["error"]["code"] == "time_limit_exceeded", document
+    assert "Hard time limit (2" in worker.log()
+    # The job saved every millisecond until it was killed: none of its saves came after.
+    time.sleep(2)
+    final = wait_for_document(storage, job["id"], ["failed", "running"])
+    assert final["status"] == "failed", final
