@@ -59,6 +59,9 @@ RETENTION_DAYS = 30.0
 # them (a message lost between Redis and a killed worker, say) among those of the last day.
 SWEEP_INTERVAL_SECONDS = 60
 SWEEP_WINDOW_SECONDS = 24 * 3600
+# Batch jobs waiting in the batch queue at once; the rest wait in their clients' backlogs, and
+# clients take turns (kcolors.jobs.feeder). At least the worker processes of the cluster.
+BATCH_WINDOW = 16
 # A running job's progress is saved at most this often (each save is a storage round trip).
 PROGRESS_SAVE_SECONDS = 0.25
 # A job started this many times without finishing (its worker lost each time) fails.

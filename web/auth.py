@@ -59,6 +59,14 @@ def client_owner() -> str | None:
     return sessions.current_owner(configured_owners(tokens))
 
 
+def client_key() -> str:
+    """Who a submission counts against (its rate limit) and whose share a batch takes (the
+    feeder's turns): its token's owner, else its address (the client's,
+    behind `KCOLORS_PROXY_HOPS` trusted proxies)."""
+    owner = client_owner()
+    return f"owner:{owner}" if owner else f"address:{request.remote_addr}"
+
+
 def configured_owners(tokens: tuple[str, ...]) -> set[str]:
     """The clients the configured tokens stand for: a session of any other has ended."""
     return {owner_id(token) for token in tokens}

@@ -24,7 +24,7 @@ from kcolors.jobs.broker import EXPAND_BATCH_TASK
 from kcolors.jobs.cancel import cancel_batch_jobs
 from kcolors.jobs.creation import probe
 from kcolors.jobs.times import now_iso
-from web.auth import client_owner
+from web.auth import client_key, client_owner
 from web.services import enqueue_task, get_redis, get_settings, get_storage, upload_name
 from web.submission import source_key
 
@@ -42,7 +42,7 @@ def batch_from_prefix(prefix: object, params: QuantizeParams) -> Batch:
     keys = get_storage().list(prefix)
     check_size(len(keys), f"no object under {prefix!r}")
     names = [(key.removeprefix(prefix).lstrip("/") or key, key) for key in keys]
-    return Batch.create(params, {"prefix": prefix}, names, client_owner())
+    return Batch.create(params, {"prefix": prefix}, names, client_owner(), client_key())
 
 
 def batch_from_uploads(files: list[FileStorage], params: QuantizeParams) -> Batch:
@@ -58,7 +58,7 @@ def batch_from_uploads(files: list[FileStorage], params: QuantizeParams) -> Batc
         except KcolorsError as exc:
             raise type(exc)(f"picture {name!r}: {exc.message}", code=exc.code) from None
         uploads.append((name, data, probed))
-    batch = Batch.create(params, {"uploads": len(uploads)}, [], client_owner())
+    batch = Batch.create(params, {"uploads": len(uploads)}, [], client_owner(), client_key())
     for number, (name, data, probed) in enumerate(uploads):
         key = upload_key(batch.id, number, probed.format.extension)
         storage.put(key, data, probed.format.media_type)

@@ -4,12 +4,12 @@ Redis, so every web process shares them): `KCOLORS_RATE_LIMIT`, answered `429` w
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response
 from flask_limiter import Limiter
 
 from kcolors.jobs.broker import broker_url
 from kcolors.jobs.settings import Settings
-from web.auth import client_owner
+from web.auth import client_key
 
 # One budget shared by every way of creating work: a job, a batch, the form.
 SUBMISSION_ENDPOINTS = (
@@ -18,13 +18,6 @@ SUBMISSION_ENDPOINTS = (
     "pages.submit",
     "batch_pages.submit_batch",
 )
-
-
-def client_key() -> str:
-    """Who a submission counts against: its token's owner, else its address (the client's,
-    behind `KCOLORS_PROXY_HOPS` trusted proxies)."""
-    owner = client_owner()
-    return f"owner:{owner}" if owner else f"address:{request.remote_addr}"
 
 
 def init_app(app: Flask, settings: Settings) -> None:

@@ -1,19 +1,27 @@
-"""Celery task that fans a batch out: one job per image, each sent to the queue."""
+"""Celery task that fans a batch out: one job per image, each added to its client's backlog."""
 
 from __future__ import annotations
 
 import logging
 import time
 
+import redis
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from kcolors import defaults
 from kcolors.errors import BatchNotFound, StorageUnavailable
 from kcolors.jobs.batch import expand, item_jobs, load_batch, mark_sent
-from kcolors.jobs.broker import BATCH_QUEUE, EXPAND_BATCH_TASK
+from kcolors.jobs.broker import EXPAND_BATCH_TASK
+from kcolors.jobs.feeder import add_to_backlog, backlog_job_ids
 from kcolors.jobs.job import JobStatus
-from worker.tasks import process_job, retry_delay, worker_redis, worker_settings, worker_storage
+from worker.tasks import (
+    feed_batch_queue,
+    retry_delay,
+    worker_redis,
+    worker_settings,
+    worker_storage,
+)
 
 log = logging.getLogger(__name__)
 # Attempts of one expansion cut off by its soft time limit: each goes on from where the last
@@ -28,12 +36,13 @@ EXPANSION_SHARE_OF_LIMIT = 0.5
 
 @shared_task(name=EXPAND_BATCH_TASK, bind=True, max_retries=defaults.STORAGE_RETRIES)
 def expand_batch(self: Task, batch_id: str) -> int:
-    """Create the batch's jobs (once) and enqueue those that must run; return how many.
+    """Create the batch's jobs (once) and add those that must run to its client's backlog,
+    from which the feeder sends them in turns with other clients' jobs; return how many.
 
-    A big batch is expanded in parts, each within a share of the soft time limit: a part sends
-    its jobs and hands the rest to a new task. Cut off by the limit itself, an expansion has
-    saved what it made (`expand`): it goes on at once in a new attempt, which resumes after
-    those items, up to `MAX_EXPANSION_ATTEMPTS`.
+    A big batch is expanded in parts, each within a share of the soft time limit: a part adds
+    its jobs to the backlog and hands the rest to a new task. Cut off by the limit itself, an
+    expansion has saved what it made (`expand`): it goes on at once in a new attempt, which
+    resumes after those items, up to `MAX_EXPANSION_ATTEMPTS`.
     """
     storage = worker_storage()
     settings = worker_settings()
@@ -44,7 +53,9 @@ def expand_batch(self: Task, batch_id: str) -> int:
             to_run = expand(storage, worker_redis(), batch, settings, deadline=deadline)
         else:  # a redelivered message: the jobs exist; send again those that never started
             jobs = item_jobs(storage, batch)
+            waiting = backlog_job_ids(worker_redis())
             to_run = [j.id for j in jobs.values() if j.status is JobStatus.QUEUED]
+            to_run = [job_id for job_id in to_run if job_id not in waiting]
     except BatchNotFound:
         log.warning("batch %s has no document; dropped", batch_id)
         return 0
@@ -53,8 +64,12 @@ def expand_batch(self: Task, batch_id: str) -> int:
     except SoftTimeLimitExceeded as exc:
         log.warning("batch %s: expansion cut off at its time limit; resuming", batch_id)
         raise self.retry(exc=exc, countdown=0, max_retries=MAX_EXPANSION_ATTEMPTS) from exc
-    for job_id in to_run:  # behind single jobs, never ahead of them
-        process_job.apply_async((job_id,), queue=BATCH_QUEUE)
+    # Behind the client's other batch jobs, taking turns with other clients' (the feeder).
+    try:
+        add_to_backlog(worker_redis(), batch.client or batch.owner, to_run)
+    except (redis.RedisError, OSError) as exc:
+        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
+    feed_batch_queue()
     if batch.expanded_at is None:  # stopped at its deadline: the rest in a new task
         try:
             mark_sent(storage, batch, to_run)

@@ -23,7 +23,7 @@ from kcolors.jobs.reconcile import ReconcileReport, reconcile
 from kcolors.jobs.retention import delete_expired
 from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import Storage
-from worker.tasks import worker_redis, worker_settings, worker_storage
+from worker.tasks import feed_batch_queue, worker_redis, worker_settings, worker_storage
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,8 @@ def sweep_lost_jobs(self: Task, chain: str) -> list[str] | None:
             owner = False
             return None
         report = sweep_once(self.app, client, settings.hard_time_limit + interval, settings)
+        # Jobs left in a backlog with no feed to come (a feed cut off by a broker outage).
+        feed_batch_queue()
     except (KcolorsError, redis.RedisError, OSError) as exc:
         log.warning("sweep for lost jobs failed, trying again in %d s: %s", interval, exc)
     finally:

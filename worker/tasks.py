@@ -13,12 +13,14 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 from celery.worker.request import Request
+from kombu.exceptions import OperationalError
 
 from kcolors import defaults
 from kcolors.errors import DocumentUnreadable, JobNotFound, StorageUnavailable
-from kcolors.jobs.broker import PROCESS_JOB_TASK, RECORD_FAILURE_TASK, redis_for
+from kcolors.jobs.broker import BATCH_QUEUE, PROCESS_JOB_TASK, RECORD_FAILURE_TASK, redis_for
 from kcolors.jobs.cancel import cancel_requested
 from kcolors.jobs.events import after_save
+from kcolors.jobs.feeder import feed
 from kcolors.jobs.job import Job
 from kcolors.jobs.runner import fail_job, run_job
 from kcolors.jobs.settings import Settings
@@ -120,6 +122,15 @@ def process_job(self: JobTask, job_id: str) -> str | None:
     """Run job `job_id`; retry when storage fails; end it failed on anything else."""
     storage = worker_storage()
     try:
+        return run_this_job(self, storage, job_id)
+    finally:
+        # A worker process is free again: the batch queue gets its next job, client by client.
+        feed_batch_queue()
+
+
+def run_this_job(self: JobTask, storage: Storage, job_id: str) -> str | None:
+    """`process_job`'s work: run the job, and end it failed on anything but a storage outage."""
+    try:
         return run_job(
             storage,
             job_id,
@@ -153,3 +164,29 @@ def process_job(self: JobTask, job_id: str) -> str | None:
         log.exception("job %s failed unexpectedly", job_id)
         record_failure(storage, job_id, "internal_error", f"{type(exc).__name__}: {exc}")
         return "failed"
+
+
+def send_batch_job(job_id: str) -> None:
+    """Send a batch's job to the batch queue: behind single jobs, never ahead of them."""
+    process_job.apply_async((job_id,), queue=BATCH_QUEUE)
+
+
+def feed_batch_queue() -> list[str]:
+    """Top the batch queue up from the clients' backlogs, a job of each client in turn
+    (`kcolors.jobs.feeder`); return the ids sent.
+
+    A broker failing here loses no job: those not taken stay in their backlogs for the next
+    feed (the next job's end, the next expansion, the sweep), and one taken but not sent is
+    queued with no message, which the sweep enqueues again.
+    """
+    try:
+        return feed(
+            worker_redis(),
+            send_batch_job,
+            queue=BATCH_QUEUE,
+            window=worker_settings().batch_window,
+            cancelled=lambda job_id: cancel_requested(worker_redis(), job_id),
+        )
+    except (redis.RedisError, OSError, OperationalError) as exc:
+        log.warning("feeding the batch queue failed; the next feed tries again: %s", exc)
+        return []

@@ -58,6 +58,9 @@ class Batch:
     expanded_at: str | None = None  # when every item got its job (or its error)
     owner: str | None = None  # the client that made it, when tokens are set
     cancelled_at: str | None = None  # when its client cancelled it
+    # Whose turn its jobs take in the feeder (kcolors.jobs.feeder): the token's client, or the
+    # address, as for rate limits.
+    client: str | None = None
     # The jobs its expansion made, by id: each one's fingerprint and whether it must run, so that
     # an attempt resuming an interrupted expansion reads no job document it made (see `resumed`).
     made: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -69,10 +72,11 @@ class Batch:
         source: dict[str, Any],
         names_and_keys: list[tuple[str, str]],
         owner: str | None = None,
+        client: str | None = None,
     ) -> Batch:
         """A new batch over `(name, key)` pairs, not yet expanded into jobs."""
         items = [{"name": n, "key": k, "job_id": None, "error": None} for n, k in names_and_keys]
-        return cls(id=new_job_id(), params=params, source=source, items=items, owner=owner)
+        return cls(new_job_id(), params, source, items, owner=owner, client=client)
 
     def to_dict(self) -> dict[str, Any]:
         """The stored batch document."""
@@ -85,6 +89,7 @@ class Batch:
             "expanded_at": self.expanded_at,
             "owner": self.owner,
             "cancelled_at": self.cancelled_at,
+            "client": self.client,
             "made": self.made,
         }
 
@@ -100,6 +105,7 @@ class Batch:
             expanded_at=data["expanded_at"],
             owner=data.get("owner"),
             cancelled_at=data.get("cancelled_at"),
+            client=data.get("client"),
             made=data.get("made", {}),
         )
 

@@ -21,6 +21,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from kcolors.jobs.broker import text
+from kcolors.jobs.feeder import backlog_lengths
 from kcolors.jobs.metrics_dir import multiprocess as shared_by_processes
 from kcolors.jobs.times import parse_iso
 
@@ -112,8 +113,13 @@ def record_finished_job(document: Mapping[str, Any], connection: redis.Redis | N
     return True
 
 
+# The work waiting beyond the batch queue's window; KEDA scales on it (deploy/components/keda).
+BACKLOG_METRIC = "kcolors_batch_backlog_jobs"
+
+
 class BrokerCollector:
-    """Numbers read from Redis at scrape time: the queues' lengths, finished jobs by status."""
+    """Numbers read from Redis at scrape time: the queues' lengths, the batch backlogs, finished
+    jobs by status."""
 
     def __init__(self, connection: redis.Redis, queues: tuple[str, ...]) -> None:
         self.connection = connection
@@ -126,6 +132,7 @@ class BrokerCollector:
         up = GaugeMetricFamily("kcolors_broker_up", "1 when the broker answered the scrape.")
         try:
             lengths = {name: self.connection.llen(name) for name in self.queues}
+            backlogs = backlog_lengths(self.connection)
             finished = self.connection.hgetall(FINISHED_JOBS_KEY)
             created = int(self.connection.get(CREATED_JOBS_KEY) or 0)
         except redis.RedisError:
@@ -140,6 +147,18 @@ class BrokerCollector:
         for name, length in lengths.items():
             queue.add_metric([name], length)
         yield queue
+        backlog = GaugeMetricFamily(
+            BACKLOG_METRIC,
+            "Batch jobs waiting in their clients' backlogs, not yet in the batch queue: with the "
+            "queues' lengths, the work waiting for a worker.",
+        )
+        backlog.add_metric([], sum(backlogs.values()))
+        yield backlog
+        clients = GaugeMetricFamily(
+            "kcolors_batch_backlog_clients", "Clients with batch jobs waiting in a backlog."
+        )
+        clients.add_metric([], len(backlogs))
+        yield clients
         jobs = CounterMetricFamily(
             "kcolors_jobs_finished",
             "Jobs finished by status, over all workers (the same from every web process).",

@@ -22,6 +22,7 @@ import redis
 from kcolors import defaults
 from kcolors.errors import BatchNotFound, DocumentUnreadable, JobNotFound
 from kcolors.jobs.batch import BATCHES_PREFIX, Batch, load_batch
+from kcolors.jobs.feeder import backlog_job_ids
 from kcolors.jobs.ids import id_time
 from kcolors.jobs.job import JOBS_PREFIX, Job, load_job
 from kcolors.jobs.storage import Storage
@@ -152,7 +153,11 @@ def reconcile(
     now = datetime.now(UTC)
     # Read the broker before and after the documents: a message moving from the queue to a
     # worker's unacknowledged set between two reads is seen by at least one of them.
+    # A batch job waiting in its client's backlog has its message to come: read the backlogs
+    # first, since the feeder moves jobs from them into the queue.
+    backlog = backlog_job_ids(broker)
     before = enqueued_ids(broker, queue)
+    before[job_task] |= backlog
     job_ids = _ids_under(storage, JOBS_PREFIX, "job.json", created_after)
     jobs = unfinished_jobs(storage, job_ids, min_age_seconds, now)
     batches = unexpanded_batches(storage, min_age_seconds, now, created_after)

@@ -77,6 +77,7 @@ class Settings(BaseModel):
     presign_expires: Positive = defaults.PRESIGN_EXPIRES_SECONDS
     storage_retries: NonNegative = defaults.STORAGE_RETRIES
     max_waiting_requests: NonNegative = defaults.MAX_WAITING_REQUESTS  # per process; 0: never
+    batch_window: Positive = defaults.BATCH_WINDOW  # batch jobs in the queue at once
     sweep_interval: NonNegative = defaults.SWEEP_INTERVAL_SECONDS  # 0: no automatic sweep
     retention_days: Annotated[float, Field(ge=0, lt=1e6)] = defaults.RETENTION_DAYS  # 0: forever
     api_tokens: Tokens = ()

@@ -16,6 +16,7 @@ import yaml
 from kubernetes_validate import utils as kubernetes_schemas
 
 from kcolors.jobs.broker import QUEUES
+from kcolors.jobs.metrics import BACKLOG_METRIC
 from kcolors.jobs.settings import Settings, metrics_host_port
 from tests.deploy.manifests import (
     DEPLOY,
@@ -232,8 +233,13 @@ def test_example_overlay_runs_everything_in_cluster():
     assert settings.broker_url.startswith("redis://redis:6379") and "redis" in services
     # The queues KEDA watches are on that Redis, and the bucket job creates the storage's bucket.
     triggers = by_kind(docs, "ScaledObject")["kcolors-worker"]["spec"]["triggers"]
-    assert {trigger["metadata"]["address"] for trigger in triggers} == {"redis:6379"}
-    assert tuple(trigger["metadata"]["listName"] for trigger in triggers) == QUEUES
+    lists = [trigger["metadata"] for trigger in triggers if trigger["type"] == "redis"]
+    assert {trigger["address"] for trigger in lists} == {"redis:6379"}
+    assert tuple(trigger["listName"] for trigger in lists) == QUEUES
+    # The backlogs, from the web's /metrics (on the web Service's port), by the gauge's name.
+    [backlog] = [trigger["metadata"] for trigger in triggers if trigger["type"] == "metrics-api"]
+    assert backlog["url"] == "http://kcolors-web/metrics"
+    assert backlog["valueLocation"] == BACKLOG_METRIC
     job_script = " ".join(containers(by_kind(docs, "Job")["minio-create-bucket"])[0]["args"])
     bucket = settings.storage_url.removeprefix("s3://").split("/")[0]
     assert f"mb --ignore-existing local/{bucket}" in job_script

@@ -123,3 +123,59 @@ def test_a_single_job_goes_ahead_of_a_running_batch(service):
     passed_it = [t for t in starts if single["created_at"] <= t < done["started_at"]]
     assert len(passed_it) <= 2, (len(passed_it), summary)
     assert any(t > done["started_at"] for t in starts)  # the batch still had work waiting
+
+
+@pytest.mark.slow
+def test_two_clients_batches_take_turns_on_the_workers(
+    s3_settings, start_worker, start_live_server
+):
+    """Alice's batch of 24 runs when Bob sends his batch of 8: from Bob's first job to his
+    last, the one worker process takes Alice's and Bob's jobs in turns, not Alice's first."""
+    settings = s3_settings.replace(api_tokens=("token-alice", "token-bob"), batch_window=2)
+    start_worker(settings)
+    url = start_live_server(settings).url
+    storage = open_storage(settings)
+
+    def send_batch(token: str, count: int, seed: int) -> str:
+        pictures = [
+            ("image", (f"{n}.png", gradient_png(200, 150, seed=seed + n))) for n in range(count)
+        ]
+        response = requests.post(
+            f"{url}/api/batches",
+            files=pictures,
+            data={"k": "8,32"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        assert check_response(response).status_code == 202, response.text
+        return response.json()["id"]
+
+    def batch(token: str, batch_id: str) -> dict:
+        headers = {"Authorization": f"Bearer {token}"}
+        return requests.get(f"{url}/api/batches/{batch_id}", headers=headers, timeout=10).json()
+
+    alice = send_batch("token-alice", 24, seed=0)
+    deadline = time.monotonic() + 60
+    while batch("token-alice", alice)["summary"]["succeeded"] < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    bob = send_batch("token-bob", 8, seed=100)
+    deadline = time.monotonic() + 300
+    finished = {}
+    while len(finished) < 2:
+        assert time.monotonic() < deadline, "the batches never finished"
+        for token, batch_id in (("token-alice", alice), ("token-bob", bob)):
+            if (document := batch(token, batch_id))["summary"]["status"] == "finished":
+                finished[batch_id] = document
+        time.sleep(0.2)
+
+    def starts(batch_id: str) -> list[str]:
+        items = finished[batch_id]["items"]
+        return sorted(load_job(storage, item["job_id"]).started_at for item in items)
+
+    alice_starts, bob_starts = starts(alice), starts(bob)
+    between = [t for t in alice_starts if bob_starts[0] <= t <= bob_starts[-1]]
+    # In turns: about one of Alice's between two of Bob's (seven gaps), give or take the
+    # window of jobs already sent when Bob's came; first in, first out, it would be none.
+    assert abs(len(between) - (len(bob_starts) - 1)) <= 3, (len(between), bob_starts)
+    assert alice_starts[-1] > bob_starts[-1], "Alice's batch had no work left to share"

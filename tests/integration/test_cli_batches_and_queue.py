@@ -9,6 +9,7 @@ import sys
 import pytest
 import redis
 
+from kcolors.jobs.feeder import add_to_backlog
 from tests.fixtures.processes import service_env
 from tests.images import gradient_png
 
@@ -70,19 +71,23 @@ def test_status_queue_counts_waiting_jobs_and_answering_workers(service):
     result = kcolors("status", "--queue", settings=service.settings)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[:3] == [
-        "queue kcolors: 0 waiting", "queue kcolors.batch: 0 waiting", "workers answering: 1",
+    assert lines[:4] == [
+        "queue kcolors: 0 waiting", "queue kcolors.batch: 0 waiting",
+        "batch backlogs: 0 jobs of 0 clients, fed in turns", "workers answering: 1",
     ]  # fmt: skip
-    assert lines[3].strip().startswith("test-")  # the fixture's worker names itself test-...
+    assert lines[4].strip().startswith("test-")  # the fixture's worker names itself test-...
 
 
 def test_status_queue_sees_jobs_waiting_without_workers(s3_settings):
     redis.Redis.from_url(s3_settings.broker_url).rpush("kcolors", "a", "b")
     redis.Redis.from_url(s3_settings.broker_url).rpush("kcolors.batch", "c")
+    add_to_backlog(redis.Redis.from_url(s3_settings.broker_url), "owner:alice", ["d", "e"])
+    add_to_backlog(redis.Redis.from_url(s3_settings.broker_url), "owner:bob", ["f"])
     result = kcolors("status", "--queue", settings=s3_settings)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[:3] == [
-        "queue kcolors: 2 waiting", "queue kcolors.batch: 1 waiting", "workers answering: 0",
+    assert result.stdout.splitlines()[:4] == [
+        "queue kcolors: 2 waiting", "queue kcolors.batch: 1 waiting",
+        "batch backlogs: 3 jobs of 2 clients, fed in turns", "workers answering: 0",
     ]  # fmt: skip
 
 

@@ -146,6 +146,20 @@ def test_an_upload_batch_stores_each_picture_once_checked(client, storage, setti
     ]
 
 
+def test_a_batch_records_whose_turns_it_takes_and_the_api_does_not_show_it(
+    client, storage, settings
+):
+    form = {"image": [(io.BytesIO(gradient_png(seed=1)), "a.png")], "k": "3"}
+    response = check_response(
+        client.post("/api/batches", data=form, content_type="multipart/form-data")
+    )
+    batch_id = response.get_json()["id"]
+    # Without tokens a client is its address (the test client's), as for rate limits.
+    assert load_batch(storage, batch_id).client == "address:127.0.0.1"
+    for shown in (response.get_json(), client.get(f"/api/batches/{batch_id}").get_json()):
+        assert "client" not in shown and "owner" not in shown and "made" not in shown
+
+
 def test_a_batch_passes_optimize_to_every_job(client, storage, settings):
     pictures = [("a.png", gradient_png(seed=1)), ("b.png", gradient_png(seed=2))]
     form = {"image": [(io.BytesIO(data), name) for name, data in pictures], "k": "5",

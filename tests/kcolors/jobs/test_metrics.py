@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from cli.broker import start_valkey_server
 from cli.local import free_port
 from kcolors.jobs import metrics
+from kcolors.jobs.feeder import add_to_backlog
 from tests.fixtures.prometheus import sample
 
 
@@ -78,12 +79,16 @@ def test_broker_collector_reads_queue_length_and_totals(broker):
     broker.delete("celery", metrics.FINISHED_JOBS_KEY)
     broker.rpush("celery", "a", "b", "c")
     broker.hincrby(metrics.FINISHED_JOBS_KEY, "failed", 2)
+    add_to_backlog(broker, "owner:alice", ["j1", "j2"])
+    add_to_backlog(broker, "address:127.0.0.1", ["j3"])
     registry = CollectorRegistry()
     registry.register(metrics.BrokerCollector(broker, ("celery",)))
     text = scrape(registry)
     assert sample(text, "kcolors_broker_up") == 1
     assert sample(text, "kcolors_queue_length", queue="celery") == 3
     assert sample(text, "kcolors_jobs_finished_total", status="failed") == 2
+    assert sample(text, metrics.BACKLOG_METRIC) == 3
+    assert sample(text, "kcolors_batch_backlog_clients") == 2
     broker.delete("celery")
 
 

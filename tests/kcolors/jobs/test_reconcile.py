@@ -9,6 +9,7 @@ from ulid import ULID
 from kcolors.engine.params import QuantizeParams
 from kcolors.errors import DocumentUnreadable
 from kcolors.jobs.broker import EXPAND_BATCH_TASK, PROCESS_JOB_TASK, QUEUE, RECORD_FAILURE_TASK
+from kcolors.jobs.feeder import add_to_backlog
 from kcolors.jobs.job import Job, job_key, load_job, save_job
 from kcolors.jobs.reconcile import reconcile
 from kcolors.jobs.settings import Settings
@@ -85,3 +86,14 @@ def test_a_damaged_document_is_skipped_and_the_others_still_requeued(tmp_path, v
     enqueued = []
     report = reconcile_now(storage, broker, enqueued)
     assert enqueued == [(PROCESS_JOB_TASK, lost.id)] and report.requeued == [lost.id]
+
+
+def test_a_batch_job_waiting_in_its_clients_backlog_is_not_enqueued_again(tmp_path, broker):
+    storage = LocalStorage(tmp_path)
+    waiting, lost = (Job.create(QuantizeParams(k=(2,)), "uploads/cat.png", {}) for _ in range(2))
+    save_job(storage, waiting)
+    save_job(storage, lost)
+    add_to_backlog(broker, "owner:alice", [waiting.id])
+    enqueued = []
+    report = reconcile_now(storage, broker, enqueued)
+    assert report.unfinished == 2 and enqueued == [(PROCESS_JOB_TASK, lost.id)]
