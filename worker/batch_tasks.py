@@ -11,7 +11,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from kcolors import defaults
 from kcolors.errors import BatchNotFound, StorageUnavailable
-from kcolors.jobs.batch import expand, item_jobs, load_batch, mark_sent
+from kcolors.jobs.batch import expand, item_jobs, load_batch, mark_sent, scheduling_client
 from kcolors.jobs.broker import EXPAND_BATCH_TASK
 from kcolors.jobs.feeder import add_to_backlog, backlog_job_ids
 from kcolors.jobs.job import JobStatus
@@ -66,7 +66,7 @@ def expand_batch(self: Task, batch_id: str) -> int:
         raise self.retry(exc=exc, countdown=0, max_retries=MAX_EXPANSION_ATTEMPTS) from exc
     # Behind the client's other batch jobs, taking turns with other clients' (the feeder).
     try:
-        add_to_backlog(worker_redis(), batch.client or batch.owner, to_run)
+        add_to_backlog(worker_redis(), scheduling_client(batch), to_run)
     except (redis.RedisError, OSError) as exc:
         raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
     feed_batch_queue()

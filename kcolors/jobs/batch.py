@@ -26,6 +26,7 @@ from kcolors.errors import (
 )
 from kcolors.jobs.cancel import cancel_batch_jobs
 from kcolors.jobs.creation import check_work, create_job, probe
+from kcolors.jobs.feeder import ANONYMOUS
 from kcolors.jobs.ids import new_job_id, parse_job_id
 from kcolors.jobs.job import Job, load_job
 from kcolors.jobs.reuse import fingerprint, image_digest
@@ -108,6 +109,12 @@ class Batch:
             client=data.get("client"),
             made=data.get("made", {}),
         )
+
+
+def scheduling_client(batch: Batch) -> str:
+    """Whose backlog the batch's jobs wait in: its client, else its owner, else anonymous
+    (a batch stored before clients were recorded)."""
+    return batch.client or batch.owner or ANONYMOUS
 
 
 def batch_key(batch_id: str) -> str:
@@ -240,6 +247,7 @@ def expand_item(
         owner=batch.owner,
         name=item["name"],
         job_id=item["job_id"],
+        batch_client=scheduling_client(batch),
     )
     by_fingerprint[same_work] = item
     batch.made[job.id] = {"fingerprint": same_work, "runs": not job.status.is_finished}

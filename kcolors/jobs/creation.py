@@ -82,16 +82,18 @@ def create_job(
     owner: str | None = None,
     name: str | None = None,
     job_id: str | None = None,
+    batch_client: str | None = None,
 ) -> Job:
     """Store a new job for an image: finished at once when identical work was done before,
     else queued (the caller enqueues it). Without `source_key`, `data` is stored as its input.
     `owner` is the client when tokens are set: reuse stays within its own jobs. `name` is the
     picture's file name, shown by the pages (the caller cleans it), kept as `input.name`.
     `job_id`, made beforehand with `new_job_id`, lets a batch record the id before the job is
-    stored (an expansion cut off in between then finds it, or finds none)."""
+    stored (an expansion cut off in between then finds it, or finds none). `batch_client` is
+    the client whose backlog a batch's job waits in."""
     check_work(params, probed, settings)
     info = input_info(probed, data) | ({"name": name} if name else {})
-    job = Job.create(params, source_key or "", info, owner, job_id=job_id)
+    job = Job.create(params, source_key or "", info, owner, job_id, batch_client)
     if source_key is None:
         job.input["key"] = input_key(job.id, probed.format.extension)
     source = find_reusable(storage, notices, job.input["sha256"], params, owner)

@@ -37,6 +37,9 @@ class Job:
     reused: bool = False  # born finished with copies of identical work's outputs
     owner: str | None = None  # the client (a token's hash) that made it, when tokens are set
     stage: str | None = None  # what the worker is doing, in words, while it runs (optional)
+    # A batch's job: the client whose backlog it waits in (kcolors.jobs.feeder), so that a job
+    # enqueued again (the sweep, reconcile) takes its turn there, not a single job's place.
+    batch_client: str | None = None
 
     @classmethod
     def create(
@@ -46,6 +49,7 @@ class Job:
         input_info: dict[str, Any],
         owner: str | None = None,
         job_id: str | None = None,
+        batch_client: str | None = None,
     ) -> Job:
         """Return a new queued job reading its image from `input_key` (with `job_id`, an id
         made beforehand with `new_job_id`, else a new one)."""
@@ -54,6 +58,7 @@ class Job:
             params=params,
             input={"key": input_key, **input_info},
             owner=owner,
+            batch_client=batch_client,
         )
 
     @property
@@ -141,7 +146,11 @@ class Job:
             "timings": self.timings,
             "reused": self.reused,
             "owner": self.owner,
-        } | ({"stage": self.stage} if self.stage is not None else {})
+        } | {
+            name: value
+            for name, value in (("stage", self.stage), ("batch_client", self.batch_client))
+            if value is not None
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:
@@ -162,6 +171,7 @@ class Job:
             reused=bool(data.get("reused") or data.get("reused_from")),
             owner=data.get("owner"),
             stage=data.get("stage"),
+            batch_client=data.get("batch_client"),
         )
 
 

@@ -22,7 +22,7 @@ import redis
 from kcolors import defaults
 from kcolors.errors import BatchNotFound, DocumentUnreadable, JobNotFound
 from kcolors.jobs.batch import BATCHES_PREFIX, Batch, load_batch
-from kcolors.jobs.feeder import backlog_job_ids
+from kcolors.jobs.feeder import add_to_backlog, backlog_job_ids
 from kcolors.jobs.ids import id_time
 from kcolors.jobs.job import JOBS_PREFIX, Job, load_job
 from kcolors.jobs.storage import Storage
@@ -143,7 +143,8 @@ def reconcile(
     created_after: datetime | None = None,
     dry_run: bool = False,
 ) -> ReconcileReport:
-    """Send `enqueue(task, id)` again for every unfinished job or batch with no message.
+    """Send `enqueue(task, id)` again for every unfinished job or batch with no message; a
+    batch's job goes back to its client's backlog instead, for the next feed.
 
     A running job is enqueued again too: its worker is gone with its message, and jobs are
     idempotent; one that keeps losing its workers ends `too_many_attempts` in `run_job`. A
@@ -163,14 +164,18 @@ def reconcile(
     batches = unexpanded_batches(storage, min_age_seconds, now, created_after)
     after = enqueued_ids(broker, queue)
     report.checked, report.unfinished = len(job_ids), len(jobs)
-    lost = [(job_task, job.id, report.requeued) for job in jobs]
-    lost += [(batch_task, batch.id, report.batches_requeued) for batch in batches]
-    for task, item_id, done in lost:
+    lost = [(job_task, job.id, job.batch_client, report.requeued) for job in jobs]
+    lost += [(batch_task, batch.id, None, report.batches_requeued) for batch in batches]
+    for task, item_id, backlog_client, done in lost:
         tasks = (task, failure_task) if task == job_task and failure_task else (task,)
         if any(item_id in ids[name] for ids in (before, after) for name in tasks):
             continue
         log.info("%s %s has no message behind it: enqueued again", task, item_id)
-        if not dry_run:
+        if dry_run:
+            pass
+        elif backlog_client is not None:  # a batch's job takes its turn again, behind singles
+            add_to_backlog(broker, backlog_client, [item_id])
+        else:
             enqueue(task, item_id)
         done.append(item_id)
     return report

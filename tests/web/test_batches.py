@@ -14,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 from kcolors.jobs.batch import MAX_BATCH_IMAGES, expand, load_batch
 from kcolors.jobs.broker import EXPAND_BATCH_TASK, QUEUES, redis_for
 from kcolors.jobs.events import after_save
+from kcolors.jobs.job import load_job
 from kcolors.jobs.runner import run_job
 from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import open_storage
@@ -158,6 +159,10 @@ def test_a_batch_records_whose_turns_it_takes_and_the_api_does_not_show_it(
     assert load_batch(storage, batch_id).client == "address:127.0.0.1"
     for shown in (response.get_json(), client.get(f"/api/batches/{batch_id}").get_json()):
         assert "client" not in shown and "owner" not in shown and "made" not in shown
+    # Its job waits in that client's backlog, and goes back there if enqueued again.
+    [job_id] = run_batch_like_a_worker(storage, settings, batch_id)
+    assert load_job(storage, job_id).batch_client == "address:127.0.0.1"
+    assert "batch_client" not in client.get(f"/api/jobs/{job_id}").get_json()
 
 
 def test_a_batch_passes_optimize_to_every_job(client, storage, settings):

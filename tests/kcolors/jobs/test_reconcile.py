@@ -9,7 +9,7 @@ from ulid import ULID
 from kcolors.engine.params import QuantizeParams
 from kcolors.errors import DocumentUnreadable
 from kcolors.jobs.broker import EXPAND_BATCH_TASK, PROCESS_JOB_TASK, QUEUE, RECORD_FAILURE_TASK
-from kcolors.jobs.feeder import add_to_backlog
+from kcolors.jobs.feeder import add_to_backlog, backlog_lengths
 from kcolors.jobs.job import Job, job_key, load_job, save_job
 from kcolors.jobs.reconcile import reconcile
 from kcolors.jobs.settings import Settings
@@ -97,3 +97,21 @@ def test_a_batch_job_waiting_in_its_clients_backlog_is_not_enqueued_again(tmp_pa
     enqueued = []
     report = reconcile_now(storage, broker, enqueued)
     assert report.unfinished == 2 and enqueued == [(PROCESS_JOB_TASK, lost.id)]
+
+
+def test_a_lost_batch_job_goes_back_to_its_clients_backlog_not_the_single_jobs_queue(
+    tmp_path, broker
+):
+    storage = LocalStorage(tmp_path)
+    single = Job.create(QuantizeParams(k=(2,)), "uploads/cat.png", {})
+    batch_job = Job.create(QuantizeParams(k=(2,)), "uploads/b/1.png", {}, batch_client="owner:bo")
+    save_job(storage, single)
+    save_job(storage, batch_job)
+    assert load_job(storage, batch_job.id).batch_client == "owner:bo"
+    enqueued = []
+    report = reconcile_now(storage, broker, enqueued)
+    assert enqueued == [(PROCESS_JOB_TASK, single.id)]
+    assert sorted(report.requeued) == sorted([single.id, batch_job.id])
+    assert backlog_lengths(broker) == {"owner:bo": 1}
+    # Once back in the backlog it has its message to come: the next pass leaves it be.
+    assert reconcile_now(storage, broker, []).requeued == [single.id]
