@@ -115,6 +115,7 @@ class JobTask(Task):
                 f"the job ran past the hard time limit ({worker_settings().hard_time_limit} s)"
             )
             record_failure(worker_storage(), args[0], "time_limit_exceeded", message)
+            feed_batch_queue()  # the killed process never reached its own feed
 
 
 @shared_task(name=PROCESS_JOB_TASK, bind=True, base=JobTask, max_retries=defaults.STORAGE_RETRIES)

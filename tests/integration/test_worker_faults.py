@@ -6,6 +6,7 @@ import signal
 import time
 
 import pytest
+import requests
 
 from kcolors.jobs.storage import open_storage
 from tests.fixtures.faults import (
@@ -19,6 +20,7 @@ from tests.fixtures.faults import (
     wait_until,
 )
 from tests.fixtures.jobs import submit_image, wait_for_jobs
+from tests.images import gradient_png
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -130,3 +132,31 @@ def test_a_job_still_saving_at_the_hard_limit_stays_failed(
     time.sleep(2)
     final = wait_for_document(storage, job["id"], ["failed", "running"])
     assert final["status"] == "failed", final
+
+
+def test_a_batch_job_killed_at_the_hard_limit_still_feeds_the_next(
+    s3_settings, start_worker, start_live_server
+):
+    """A window of one and no sweep: the killed job's process never reaches its own feed, so
+    the worker's main process feeds when it records the failure."""
+    settings = s3_settings.replace(
+        soft_time_limit=1, hard_time_limit=2, visibility_timeout=4, batch_window=1, sweep_interval=0
+    )
+    start_worker(settings, app="tests.fixtures.restless_job_app")
+    server = start_live_server(settings)
+    storage = open_storage(settings)
+    pictures = [("image", (f"{n}.png", gradient_png(40, 30, seed=n))) for n in range(2)]
+    response = requests.post(
+        f"{server.url}/api/batches", files=pictures, data={"k": "2"}, timeout=30
+    )
+    assert response.status_code == 202, response.text
+    batch_id = response.json()["id"]
+
+    def job_ids() -> list[str]:
+        items = requests.get(f"{server.url}/api/batches/{batch_id}", timeout=10).json()["items"]
+        return [item["job_id"] for item in items if item["job_id"]]
+
+    wait_until(lambda: len(job_ids()) == 2, 30, "the batch was never expanded")
+    for job_id in job_ids():
+        document = wait_for_document(storage, job_id, ["failed"], timeout=30)
+        assert document["error"]["code"] == "time_limit_exceeded", document
