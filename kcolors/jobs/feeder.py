@@ -17,7 +17,6 @@ callback, so no Celery here.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 
 import redis
@@ -31,7 +30,6 @@ RING_KEY = "kcolors:backlog-ring"
 CLIENTS_KEY = "kcolors:backlog-clients"
 # Whose backlog a batch with no recorded client goes to (made before clients were recorded).
 ANONYMOUS = "anonymous"
-log = logging.getLogger(__name__)
 
 # KEYS: ring, clients. ARGV: backlog prefix, client, job ids...
 _ADD = """
@@ -58,14 +56,13 @@ def backlog_key(client: str) -> str:
     return f"{BACKLOG_PREFIX}{client}"
 
 
-def add_to_backlog(connection: redis.Redis, client: str | None, job_ids: Iterable[str]) -> int:
+def add_to_backlog(connection: redis.Redis, client: str, job_ids: Iterable[str]) -> int:
     """Queue `job_ids` behind the client's other batch jobs; return its backlog's length."""
     ids = list(job_ids)
     if not ids:
         return 0
     script = connection.register_script(_ADD)
-    owner = client or ANONYMOUS
-    return int(script(keys=[RING_KEY, CLIENTS_KEY], args=[BACKLOG_PREFIX, owner, *ids]))
+    return int(script(keys=[RING_KEY, CLIENTS_KEY], args=[BACKLOG_PREFIX, client, *ids]))
 
 
 def take_next(connection: redis.Redis) -> tuple[str, str] | None:

@@ -5,8 +5,11 @@ import threading
 import pytest
 import redis
 
+from kcolors.engine.params import QuantizeParams
+from kcolors.jobs.batch import Batch, scheduling_client
 from kcolors.jobs.cancel import cancel_key, cancel_requested
 from kcolors.jobs.feeder import (
+    ANONYMOUS,
     add_to_backlog,
     backlog_clients,
     backlog_job_ids,
@@ -134,8 +137,11 @@ def test_jobs_added_while_others_take_are_never_lost(feeder_redis):
     assert feeder_redis.scard("kcolors:backlog-clients") == 0
 
 
-def test_a_batch_without_a_recorded_client_shares_one_anonymous_backlog(feeder_redis):
-    add_to_backlog(feeder_redis, None, ["x"])
-    add_to_backlog(feeder_redis, None, ["y"])
-    assert backlog_lengths(feeder_redis) == {"anonymous": 2}
+def test_batches_without_a_recorded_client_share_one_anonymous_backlog(feeder_redis):
+    params = QuantizeParams(k=(2,))
+    for job_id in ("x", "y"):  # stored before batches recorded their client
+        add_to_backlog(feeder_redis, scheduling_client(Batch.create(params, {}, [])), [job_id])
+    owned = Batch.create(params, {}, [], owner="alice")
+    assert scheduling_client(owned) == "alice"
+    assert backlog_lengths(feeder_redis) == {ANONYMOUS: 2}
     assert add_to_backlog(feeder_redis, "a", []) == 0
