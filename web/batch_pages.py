@@ -12,7 +12,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from kcolors.errors import JobFinished, KcolorsError
-from kcolors.jobs.batch import item_jobs
+from kcolors.jobs.batch import batch_summary, load_jobs
+from kcolors.jobs.batch_counts import first_items
 from kcolors.jobs.batch_listing import find_batches
 from web.auth import client_owner
 from web.batch_services import (
@@ -24,11 +25,11 @@ from web.batch_services import (
     report_document,
     start_batch,
 )
-from web.batch_view import describe_batch, describe_list_batch
+from web.batch_view import FAILURES_SHOWN, ITEMS_SHOWN, describe_batch, describe_list_batch
 from web.chart import human_bytes
 from web.forms import BatchForm, sentence
 from web.pages import cursor, domain_error, form_context
-from web.services import get_settings, get_storage
+from web.services import get_redis, get_settings, get_storage
 
 bp = Blueprint("batch_pages", __name__)
 BATCHES_PER_PAGE = 20
@@ -141,5 +142,11 @@ def _render_form(form: BatchForm, message: str | None = None) -> str:
 
 
 def _describe(batch_id: str) -> dict:
-    batch = load_own_batch(batch_id)
-    return describe_batch(batch, item_jobs(get_storage(), batch))
+    """A batch's page: its summary, and the jobs of the items on it (the first ones and the
+    first failed ones), read without reading every job of the batch."""
+    batch, storage, notices = load_own_batch(batch_id), get_storage(), get_redis()
+    progress = batch_summary(storage, notices, batch)
+    failed = first_items(notices, batch.id, "failed", FAILURES_SHOWN) if progress["failed"] else []
+    shown = batch.items[:ITEMS_SHOWN] + [batch.items[i] for i in failed]
+    jobs = load_jobs(storage, batch.id, {item["job_id"] for item in shown if item["job_id"]})
+    return describe_batch(batch, progress, jobs, failed)

@@ -12,14 +12,15 @@ from kcolors.jobs import metrics
 from kcolors.jobs.batch import (
     MAX_BATCH_IMAGES,
     Batch,
+    batch_summary,
     item_jobs,
     load_batch,
     report_csv,
     report_rows,
     save_batch,
-    summary,
     upload_key,
 )
+from kcolors.jobs.batch_counts import set_total
 from kcolors.jobs.broker import EXPAND_BATCH_TASK
 from kcolors.jobs.cancel import cancel_batch_jobs
 from kcolors.jobs.creation import probe
@@ -32,6 +33,7 @@ from web.submission import source_key
 def start_batch(batch: Batch) -> None:
     """Save a new batch and enqueue its fan-out (the API and the batch pages alike)."""
     save_batch(get_storage(), batch)
+    set_total(get_redis(), batch.id, len(batch.items))  # counted from here on
     enqueue_task(EXPAND_BATCH_TASK, batch.id)
     metrics.JOBS_SUBMITTED.labels(kind="batch").inc(len(batch.items))
 
@@ -79,7 +81,7 @@ def cancel_own_batch(batch_id: str) -> Batch:
     has finished."""
     storage = get_storage()
     batch = load_own_batch(batch_id)
-    if summary(batch, item_jobs(storage, batch))["status"] == "finished":
+    if batch_summary(storage, get_redis(), batch)["status"] == "finished":
         raise JobFinished(f"batch {batch.id} is finished already: nothing to cancel")
     batch.cancelled_at = now_iso()
     save_batch(storage, batch)
@@ -101,7 +103,8 @@ def report_document(batch_id: str) -> dict:
     """A batch's report: every image's statistics, one row per image and k."""
     batch = load_own_batch(batch_id)
     jobs = item_jobs(get_storage(), batch)
-    return {"batch": batch.id, "summary": summary(batch, jobs), "rows": report_rows(batch, jobs)}
+    progress = batch_summary(get_storage(), get_redis(), batch)
+    return {"batch": batch.id, "summary": progress, "rows": report_rows(batch, jobs)}
 
 
 def report_csv_response(batch_id: str) -> Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kcolors.jobs.batch import Batch, item_state, summary
+from kcolors.jobs.batch import Batch, item_state
 from kcolors.jobs.job import Job
 from web.forms import sentence
 from web.job_view import k_label
@@ -34,11 +34,18 @@ def source_label(batch: Batch) -> str:
     return f"{pictures}, uploaded"
 
 
-def describe_batch(batch: Batch, jobs: dict[str, Job]) -> dict[str, Any]:
-    """The template context of one batch, with its jobs (`item_jobs`) read."""
-    progress, params = summary(batch, jobs), batch.params.to_dict()
-    items = [_describe_item(item, jobs.get(item["job_id"] or "")) for item in batch.items]
-    failed = [item for item in items if item["state"] == "failed"]
+def describe_batch(
+    batch: Batch, progress: dict[str, Any], jobs: dict[str, Job], failed: list[int]
+) -> dict[str, Any]:
+    """The template context of one batch: its summary, the jobs of the items shown (the first
+    `ITEMS_SHOWN`, and the indices of the first `FAILURES_SHOWN` failed items) read."""
+    params = batch.params.to_dict()
+    items = [
+        _describe_item(item, jobs.get(item["job_id"] or "")) for item in batch.items[:ITEMS_SHOWN]
+    ]
+    failures = [
+        _describe_item(batch.items[i], jobs.get(batch.items[i]["job_id"] or "")) for i in failed
+    ]
     return {
         "batch": batch,
         "state": batch_state(batch, progress),
@@ -47,10 +54,10 @@ def describe_batch(batch: Batch, jobs: dict[str, Job]) -> dict[str, Any]:
         "source": source_label(batch),
         "params": params,
         "k_label": k_label(params),
-        "items": items[:ITEMS_SHOWN],
-        "items_hidden": max(0, len(items) - ITEMS_SHOWN),
-        "failed": failed[:FAILURES_SHOWN],
-        "failed_hidden": max(0, len(failed) - FAILURES_SHOWN),
+        "items": items,
+        "items_hidden": max(0, len(batch.items) - ITEMS_SHOWN),
+        "failed": failures,
+        "failed_hidden": max(0, progress["failed"] - len(failures)),
         "can_cancel": batch.cancelled_at is None and progress["status"] != "finished",
     }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request, url_for
 
 from kcolors.errors import MissingImage, UnsupportedMediaType
-from kcolors.jobs.batch import Batch, item_jobs, summary
+from kcolors.jobs.batch import Batch, batch_summary
 from web.batch_services import (
     batch_from_prefix,
     batch_from_uploads,
@@ -16,7 +16,7 @@ from web.batch_services import (
     start_batch,
 )
 from web.documents import PRIVATE_FIELDS
-from web.services import get_settings, get_storage
+from web.services import get_redis, get_settings, get_storage
 from web.submission import form_params, json_body, json_params
 
 bp = Blueprint("batches", __name__, url_prefix="/api")
@@ -44,7 +44,7 @@ def create_batch() -> tuple[dict, int, dict[str, str]]:
 def batch_view(batch: Batch) -> dict:
     """The batch document with its aggregate progress."""
     shown = {name: value for name, value in batch.to_dict().items() if name not in PRIVATE_FIELDS}
-    return {**shown, "summary": summary(batch, item_jobs(get_storage(), batch))}
+    return {**shown, "summary": batch_summary(get_storage(), get_redis(), batch)}
 
 
 @bp.delete("/batches/<batch_id>")

@@ -28,8 +28,8 @@ def input_url(job_id: str) -> str:
 
 # Kept in storage, never shown: which client (a token's hash) made the job or the batch, whose
 # turns a batch's jobs take in the feeder (an address, without tokens), and the bookkeeping of a
-# batch's expansion.
-PRIVATE_FIELDS = ("owner", "client", "batch_client", "made")
+# batch's expansion and of its counts (which item a job was made for).
+PRIVATE_FIELDS = ("owner", "client", "batch_client", "made", "batch")
 
 
 def public_document(document: dict[str, Any]) -> dict[str, Any]:

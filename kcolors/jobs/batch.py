@@ -24,6 +24,13 @@ from kcolors.errors import (
     ObjectNotFound,
     StorageUnavailable,
 )
+from kcolors.jobs.batch_counts import (
+    add_twin,
+    count_item,
+    read_counts,
+    set_total,
+    summary_of,
+)
 from kcolors.jobs.cancel import cancel_batch_jobs
 from kcolors.jobs.creation import check_work, create_job, probe
 from kcolors.jobs.feeder import ANONYMOUS
@@ -165,9 +172,10 @@ def expand(
     """
     to_run: list[str] = []
     if batch.cancelled_at is not None:  # cancelled before (the rest of) it was expanded
-        for item in batch.items:
+        for index, item in enumerate(batch.items):
             if not item.get("job_id") and not item.get("error"):
                 item.update(job_id=None, error=CANCELLED_ITEM)
+                count_item(notices, batch.id, index, "cancelled")
         # Jobs an earlier part made after the client's cancel read the batch: cancelled too.
         cancel_batch_jobs(storage, notices, list(batch.made))
         batch.expanded_at = now_iso()
@@ -176,7 +184,7 @@ def expand(
     by_fingerprint, to_run = resumed(storage, batch)
     done_here = 0  # at least one item a part, however late it starts: every part progresses
     try:
-        for item in batch.items:
+        for index, item in enumerate(batch.items):
             if item.get("job_id") or item.get("error"):
                 continue  # given its job (or its error) by an earlier, interrupted attempt
             if done_here and deadline is not None and time.monotonic() >= deadline:
@@ -185,7 +193,7 @@ def expand(
                 save_batch(storage, batch)
                 return to_run
             done_here += 1
-            job = expand_item(storage, notices, batch, settings, item, by_fingerprint)
+            job = expand_item(storage, notices, batch, settings, index, by_fingerprint)
             if job is not None and not job.status.is_finished:
                 to_run.append(job.id)
     except BaseException:
@@ -215,10 +223,12 @@ def expand_item(
     notices: redis.Redis,
     batch: Batch,
     settings: Settings,
-    item: dict[str, Any],
-    by_fingerprint: dict[str, dict[str, Any]],
+    index: int,
+    by_fingerprint: dict[str, int],
 ) -> Job | None:
-    """Give one item its job, its twin's, or its error; return a job made for it, if any."""
+    """Give item `index` its job, its twin's, or its error, counted in the batch's progress
+    (`batch_counts`); return a job made for it, if any."""
+    item = batch.items[index]
     try:
         data = storage.get(item["key"])
         probed = probe(data, settings)
@@ -227,11 +237,14 @@ def expand_item(
         raise  # the task retries; an unreadable picture is the item's error
     except KcolorsError as exc:
         item.update(job_id=None, error=exc.to_dict())
+        count_item(notices, batch.id, index, "failed")
         return None
     same_work = fingerprint(image_digest(data), batch.params, batch.owner)
-    twin = by_fingerprint.get(same_work)
-    if twin is not None:  # the same picture twice in one batch: one job serves both
+    first = by_fingerprint.get(same_work)
+    if first is not None:  # the same picture twice in one batch: one job serves both
+        twin = batch.items[first]
         item.update(job_id=twin["job_id"], error=None, duplicate_of=twin["name"])
+        add_twin(notices, batch.id, index, twin["job_id"], first)
         return None
     # The id is the item's before its job is stored: cut off in between, the next attempt
     # finds the job (and sends it), or finds none and makes it; never a second one.
@@ -248,13 +261,14 @@ def expand_item(
         name=item["name"],
         job_id=item["job_id"],
         batch_client=scheduling_client(batch),
+        batch={"id": batch.id, "item": index},
     )
-    by_fingerprint[same_work] = item
+    by_fingerprint[same_work] = index
     batch.made[job.id] = {"fingerprint": same_work, "runs": not job.status.is_finished}
     return job
 
 
-def resumed(storage: Storage, batch: Batch) -> tuple[dict[str, dict[str, Any]], list[str]]:
+def resumed(storage: Storage, batch: Batch) -> tuple[dict[str, int], list[str]]:
     """What an earlier, interrupted attempt made: each item with a job of its own by its
     work's fingerprint (for twins), and the jobs it made that still wait for their message.
 
@@ -263,9 +277,9 @@ def resumed(storage: Storage, batch: Batch) -> tuple[dict[str, dict[str, Any]], 
     never get further. Only an item whose job was being made when the attempt was cut off (its
     id chosen, its record not yet kept) is looked up in storage.
     """
-    by_fingerprint: dict[str, dict[str, Any]] = {}
+    by_fingerprint: dict[str, int] = {}
     waiting = []
-    for item in batch.items:
+    for index, item in enumerate(batch.items):
         if not item.get("job_id") or item.get("duplicate_of"):
             continue
         record = batch.made.get(item["job_id"])
@@ -280,7 +294,7 @@ def resumed(storage: Storage, batch: Batch) -> tuple[dict[str, dict[str, Any]], 
                 "runs": job.status is JobStatus.QUEUED,
             }
             batch.made[job.id] = record
-        by_fingerprint[record["fingerprint"]] = item
+        by_fingerprint[record["fingerprint"]] = index
         if record["runs"]:
             waiting.append(item["job_id"])
     return by_fingerprint, waiting
@@ -288,35 +302,55 @@ def resumed(storage: Storage, batch: Batch) -> tuple[dict[str, dict[str, Any]], 
 
 def item_jobs(storage: Storage, batch: Batch) -> dict[str, Job]:
     """The job of every expanded item, by job id."""
+    return load_jobs(storage, batch.id, {item["job_id"] for item in batch.items if item["job_id"]})
+
+
+def load_jobs(storage: Storage, batch_id: str, job_ids: set[str]) -> dict[str, Job]:
+    """The jobs of a batch with these ids, by id (one missing is left out, and logged)."""
     jobs = {}
-    for job_id in {item["job_id"] for item in batch.items if item["job_id"]}:
+    for job_id in sorted(job_ids):
         try:
             jobs[job_id] = load_job(storage, job_id)
         except JobNotFound:
-            log.warning("batch %s: job %s has no document", batch.id, job_id)
+            log.warning("batch %s: job %s has no document", batch_id, job_id)
     return jobs
 
 
-def summary(batch: Batch, jobs: dict[str, Job]) -> dict[str, Any]:
-    """Aggregate progress: items by state, the mean progress, and whether all are done."""
-    counts = dict.fromkeys(("queued", "running", "succeeded", "failed", "cancelled", "reused"), 0)
-    progress = 0.0
-    for item in batch.items:
+def batch_summary(storage: Storage, notices: redis.Redis, batch: Batch) -> dict[str, Any]:
+    """Aggregate progress: items by state, the share ended, and whether all are done. One
+    Redis read (`batch_counts`); counters Redis lost are made again from storage first."""
+    counts = read_counts(notices, batch.id)
+    if counts is None:
+        log.warning("batch %s: its counts are lost; counting every item again", batch.id)
+        counts = recount(storage, notices, batch)
+    return summary_of(counts, batch.expanded_at is not None)
+
+
+def recount(storage: Storage, notices: redis.Redis, batch: Batch) -> dict[str, int]:
+    """Count every item of the batch again from the job documents, and record its total: the
+    counters are complete again. Counting is idempotent (`batch_counts`), so jobs that change
+    meanwhile, and count themselves, are never counted twice."""
+    jobs = item_jobs(storage, batch)
+    first_of: dict[str, int] = {}
+    for index, item in enumerate(batch.items):
         job = jobs.get(item["job_id"] or "")
-        if job is None:
-            # Not expanded yet, or a picture that could not be read (failed) or was cancelled.
-            state, done = item_state(item), 1.0 if item.get("error") else 0.0
+        if job is None:  # no job: not expanded yet, or an unreadable or cancelled picture
+            if item.get("error"):
+                count_item(notices, batch.id, index, item_state(item))
+        elif item.get("duplicate_of"):
+            continue  # after the item whose job it shares, below
         else:
-            # A finished job is done, whatever its progress when it ended.
-            state, done = job.status.value, 1.0 if job.status.is_finished else job.progress
-            counts["reused"] += bool(job.reused or item.get("duplicate_of"))
-        counts[state] += 1
-        progress += done
-    total = len(batch.items)
-    ended = counts["succeeded"] + counts["failed"] + counts["cancelled"]
-    finished = ended == total and batch.expanded_at is not None
-    status = "finished" if finished else ("running" if batch.expanded_at else "queued")
-    return {"status": status, "total": total, **counts, "progress": round(progress / total, 4)}
+            first_of[job.id] = index
+            if job.status is not JobStatus.QUEUED:
+                reused = job.reused
+                count_item(notices, batch.id, index, job.status.value, reused=reused)
+    for index, item in enumerate(batch.items):
+        if item.get("duplicate_of") and item["job_id"] in first_of:
+            add_twin(notices, batch.id, index, item["job_id"], first_of[item["job_id"]])
+    set_total(notices, batch.id, len(batch.items))
+    counts = read_counts(notices, batch.id)
+    assert counts is not None  # its total was just recorded
+    return counts
 
 
 def item_state(item: dict[str, Any]) -> str:

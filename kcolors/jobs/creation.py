@@ -83,6 +83,7 @@ def create_job(
     name: str | None = None,
     job_id: str | None = None,
     batch_client: str | None = None,
+    batch: dict[str, Any] | None = None,
 ) -> Job:
     """Store a new job for an image: finished at once when identical work was done before,
     else queued (the caller enqueues it). Without `source_key`, `data` is stored as its input.
@@ -90,10 +91,10 @@ def create_job(
     picture's file name, shown by the pages (the caller cleans it), kept as `input.name`.
     `job_id`, made beforehand with `new_job_id`, lets a batch record the id before the job is
     stored (an expansion cut off in between then finds it, or finds none). `batch_client` is
-    the client whose backlog a batch's job waits in."""
+    the client whose backlog a batch's job waits in, `batch` its batch and item index."""
     check_work(params, probed, settings)
     info = input_info(probed, data) | ({"name": name} if name else {})
-    job = Job.create(params, source_key or "", info, owner, job_id, batch_client)
+    job = Job.create(params, source_key or "", info, owner, job_id, batch_client, batch)
     if source_key is None:
         job.input["key"] = input_key(job.id, probed.format.extension)
     source = find_reusable(storage, notices, job.input["sha256"], params, owner)

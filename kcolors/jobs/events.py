@@ -20,6 +20,7 @@ from typing import Any
 import redis
 
 from kcolors.jobs import metrics
+from kcolors.jobs.batch_counts import count_job
 from kcolors.jobs.broker import text
 from kcolors.jobs.job import Job
 from kcolors.jobs.reuse import remember_results
@@ -100,10 +101,15 @@ class ChangeWaiter:
 
 
 def after_save(client: redis.Redis, job: Job) -> None:
-    """After each save of a document: send it to the clients waiting on the job; once it is
-    finished, count it in the metrics and index a success for reuse by identical jobs."""
+    """After each save of a document: send it to the clients waiting on the job and count a
+    batch's job in its batch's progress; once it is finished, count it in the metrics and index
+    a success for reuse by identical jobs."""
     document = job.to_dict()
     announce(client, document)
+    try:
+        count_job(client, job)
+    except (redis.RedisError, OSError) as exc:  # the sweep counts it (reconcile)
+        log.warning("job %s: not counted in its batch: %s", job.id, exc)
     if job.status.is_finished:
         remember_results(client, job)
         try:  # from the document just saved: no need to read it back

@@ -40,6 +40,9 @@ class Job:
     # A batch's job: the client whose backlog it waits in (kcolors.jobs.feeder), so that a job
     # enqueued again (the sweep, reconcile) takes its turn there, not a single job's place.
     batch_client: str | None = None
+    # A batch's job: the batch and the index of the item it was made for, counted with the
+    # batch's progress as it changes (kcolors.jobs.batch_counts).
+    batch: dict[str, Any] | None = None
 
     @classmethod
     def create(
@@ -50,6 +53,7 @@ class Job:
         owner: str | None = None,
         job_id: str | None = None,
         batch_client: str | None = None,
+        batch: dict[str, Any] | None = None,
     ) -> Job:
         """Return a new queued job reading its image from `input_key` (with `job_id`, an id
         made beforehand with `new_job_id`, else a new one)."""
@@ -59,6 +63,7 @@ class Job:
             input={"key": input_key, **input_info},
             owner=owner,
             batch_client=batch_client,
+            batch=batch,
         )
 
     @property
@@ -148,7 +153,11 @@ class Job:
             "owner": self.owner,
         } | {
             name: value
-            for name, value in (("stage", self.stage), ("batch_client", self.batch_client))
+            for name, value in (
+                ("stage", self.stage),
+                ("batch_client", self.batch_client),
+                ("batch", self.batch),
+            )
             if value is not None
         }
 
@@ -172,6 +181,7 @@ class Job:
             owner=data.get("owner"),
             stage=data.get("stage"),
             batch_client=data.get("batch_client"),
+            batch=data.get("batch"),
         )
 
 

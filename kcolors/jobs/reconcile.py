@@ -22,9 +22,11 @@ import redis
 from kcolors import defaults
 from kcolors.errors import BatchNotFound, DocumentUnreadable, JobNotFound
 from kcolors.jobs.batch import BATCHES_PREFIX, Batch, load_batch
+from kcolors.jobs.batch_counts import count_jobs
 from kcolors.jobs.feeder import add_to_backlog, backlog_job_ids
 from kcolors.jobs.ids import id_time
 from kcolors.jobs.job import JOBS_PREFIX, Job, load_job
+from kcolors.jobs.status import JobStatus
 from kcolors.jobs.storage import Storage
 from kcolors.jobs.times import parse_iso
 
@@ -95,9 +97,14 @@ def _age_seconds(created_at: str, now: datetime) -> float:
 
 
 def unfinished_jobs(
-    storage: Storage, job_ids: Iterable[str], min_age_seconds: float, now: datetime
+    storage: Storage,
+    job_ids: Iterable[str],
+    min_age_seconds: float,
+    now: datetime,
+    ended: list[Job] | None = None,
 ) -> list[Job]:
-    """Return the jobs still `queued` or `running`, created at least `min_age_seconds` ago."""
+    """Return the jobs still `queued` or `running`, created at least `min_age_seconds` ago;
+    the batch jobs that have started or ended go to `ended`, if given, to be counted."""
     jobs = []
     for job_id in job_ids:
         try:
@@ -109,6 +116,8 @@ def unfinished_jobs(
             continue
         if not job.status.is_finished and _age_seconds(job.created_at, now) >= min_age_seconds:
             jobs.append(job)
+        elif ended is not None and job.batch is not None and job.status is not JobStatus.QUEUED:
+            ended.append(job)
     return jobs
 
 
@@ -160,7 +169,10 @@ def reconcile(
     before = enqueued_ids(broker, queue)
     before[job_task] |= backlog
     job_ids = _ids_under(storage, JOBS_PREFIX, "job.json", created_after)
-    jobs = unfinished_jobs(storage, job_ids, min_age_seconds, now)
+    counted: list[Job] = []
+    jobs = unfinished_jobs(storage, job_ids, min_age_seconds, now, counted)
+    if not dry_run:  # a worker that died between its save and its count: counted now
+        count_jobs(broker, counted)
     batches = unexpanded_batches(storage, min_age_seconds, now, created_after)
     after = enqueued_ids(broker, queue)
     report.checked, report.unfinished = len(job_ids), len(jobs)

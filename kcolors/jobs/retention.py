@@ -18,6 +18,7 @@ import redis
 
 from kcolors.errors import JobNotFound
 from kcolors.jobs.batch import BATCHES_PREFIX, batch_key
+from kcolors.jobs.batch_counts import forget_counts
 from kcolors.jobs.ids import id_time
 from kcolors.jobs.job import JOBS_PREFIX, job_key, load_job
 from kcolors.jobs.reuse import forget_results
@@ -71,6 +72,8 @@ def delete_expired(
                 return report
             if prefix == JOBS_PREFIX:
                 forget_job(storage, notices, item_id)
+            else:
+                forget_counts(notices, item_id)
             document = document_key(item_id)
             # The document first: once it is gone, nothing refers to the rest.
             for key in sorted(keys, key=lambda k: k != document):

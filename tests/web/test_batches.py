@@ -251,3 +251,27 @@ def test_the_largest_batch_of_uploads_is_accepted_and_one_more_is_named(client, 
     response = post(MAX_BATCH_IMAGES + 1)
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "batch_too_large"
+
+
+def test_the_summary_reads_one_document_whatever_the_batch_size(
+    client, storage, settings, monkeypatch
+):
+    for n in range(120):
+        storage.put(f"uploads/many/p{n:03d}.png", gradient_png(8, 8, seed=n))
+    batch = client.post("/api/batches", json={"prefix": "uploads/many/", "k": [2]}).get_json()
+    run_batch_like_a_worker(storage, settings, batch["id"])
+    read: list[str] = []
+    real_get = storage.get
+
+    def counted_get(key: str) -> bytes:
+        read.append(key)
+        return real_get(key)
+
+    monkeypatch.setattr(storage, "get", counted_get)
+    view = check_response(client.get(f"/api/batches/{batch['id']}")).get_json()
+    assert read == [f"batches/{batch['id']}/batch.json"]  # no job document is read
+    assert view["summary"] == summary_of("finished", total=120, succeeded=120, progress=1.0)
+    # ... and it is what counting every job from storage says.
+    redis.Redis.from_url(settings.broker_url).flushall()
+    again = client.get(f"/api/batches/{batch['id']}").get_json()["summary"]
+    assert again == view["summary"] and len(read) > 100
