@@ -342,8 +342,7 @@ def recount(storage: Storage, notices: redis.Redis, batch: Batch) -> dict[str, i
         else:
             first_of[job.id] = index
             if job.status is not JobStatus.QUEUED:
-                reused = job.reused
-                count_item(notices, batch.id, index, job.status.value, reused=reused)
+                count_item(notices, batch.id, index, job.status.value, reused=job.reused)
     for index, item in enumerate(batch.items):
         if item.get("duplicate_of") and item["job_id"] in first_of:
             add_twin(notices, batch.id, index, item["job_id"], first_of[item["job_id"]])

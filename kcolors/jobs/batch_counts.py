@@ -127,31 +127,25 @@ def count_item(
     job_id: str = "",
 ) -> None:
     """Count item `index` as `state` (running, or an end); the twins of `job_id` follow."""
-    conn.eval(
-        _MARK, len(_PARTS), *counts_keys(batch_id), index, state, int(reused), job_id,
-        COUNTS_SECONDS,
-    )  # fmt: skip
+    # EVALSHA, as the feeder's scripts: a batch job's every save counts, and the script's text
+    # is sent only when Redis does not know it yet.
+    args: list[str | int] = [index, state, int(reused), job_id, COUNTS_SECONDS]
+    conn.register_script(_MARK)(keys=counts_keys(batch_id), args=args)
 
 
 def add_twin(conn: redis.Redis, batch_id: str, index: int, job_id: str, first: int) -> None:
     """Count item `index` with `job_id`, the job of item `first`, from now on and as it is."""
-    keys = counts_keys(batch_id)
-    conn.eval(_ADD_TWIN, len(_PARTS), *keys, index, job_id, first, COUNTS_SECONDS)
-
-
-def job_state(job: Job) -> str | None:
-    """What a batch job counts as: running, an end, or nothing yet (queued)."""
-    if job.status is JobStatus.QUEUED:
-        return None
-    return job.status.value
+    args: list[str | int] = [index, job_id, first, COUNTS_SECONDS]
+    conn.register_script(_ADD_TWIN)(keys=counts_keys(batch_id), args=args)
 
 
 def count_job(conn: redis.Redis, job: Job) -> None:
-    """Count a batch's job as its document says (nothing for a job of no batch)."""
-    state = job_state(job)
-    if job.batch is None or state is None:
+    """Count a batch's job as its document says: running, or an end (nothing while it is
+    queued, nor for a job of no batch)."""
+    if job.batch is None or job.status is JobStatus.QUEUED:
         return
-    count_item(conn, job.batch["id"], job.batch["item"], state, reused=job.reused, job_id=job.id)
+    batch_id, index = job.batch["id"], job.batch["item"]
+    count_item(conn, batch_id, index, job.status.value, reused=job.reused, job_id=job.id)
 
 
 def count_jobs(conn: redis.Redis, jobs: Iterable[Job]) -> None:
@@ -183,7 +177,7 @@ def first_items(conn: redis.Redis, batch_id: str, state: str, limit: int) -> lis
     """The indices of the first `limit` items counted as `state` (an end), in order: the
     failures a page shows, read without reading every job."""
     key = counts_keys(batch_id)[_PARTS.index(state)]
-    return [int(index) for index in conn.eval(_FIRST, 1, key, limit)]
+    return [int(index) for index in conn.register_script(_FIRST)(keys=[key], args=[limit])]
 
 
 def forget_counts(conn: redis.Redis, batch_id: str) -> None:
