@@ -22,7 +22,7 @@ from web.batch_services import (
     cancel_own_batch,
     load_own_batch,
     report_csv_response,
-    report_document,
+    report_json_response,
     start_batch,
 )
 from web.batch_view import FAILURES_SHOWN, ITEMS_SHOWN, describe_batch, describe_list_batch
@@ -98,9 +98,9 @@ def report_csv(batch_id: str) -> Response:
 
 
 @bp.get("/batches/<batch_id>/report.json")
-def report_json(batch_id: str) -> dict:
+def report_json(batch_id: str) -> Response:
     """The batch's report as JSON, as `GET /api/batches/<id>/report.json` gives it."""
-    return report_document(batch_id)
+    return report_json_response(batch_id)
 
 
 @bp.post("/batches/<batch_id>/cancel")

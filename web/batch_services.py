@@ -3,6 +3,9 @@ both do, so that each rule is written once."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+
 from flask import Response
 from werkzeug.datastructures import FileStorage
 
@@ -13,10 +16,10 @@ from kcolors.jobs.batch import (
     MAX_BATCH_IMAGES,
     Batch,
     batch_summary,
-    item_jobs,
     load_batch,
     report_csv,
-    report_rows,
+    report_json,
+    report_pages,
     save_batch,
     upload_key,
 )
@@ -99,19 +102,28 @@ def load_own_batch(batch_id: str) -> Batch:
     return batch
 
 
-def report_document(batch_id: str) -> dict:
-    """A batch's report: every image's statistics, one row per image and k."""
+def report_json_response(batch_id: str) -> Response:
+    """A batch's report: every image's statistics, one row per image and k, streamed a page of
+    items at a time (`report_pages`), so that the web process holds one page, whatever the
+    batch's size."""
     batch = load_own_batch(batch_id)
-    jobs = item_jobs(get_storage(), batch)
-    progress = batch_summary(get_storage(), get_redis(), batch)
-    return {"batch": batch.id, "summary": progress, "rows": report_rows(batch, jobs)}
+    head = {"batch": batch.id, "summary": batch_summary(get_storage(), get_redis(), batch)}
+    text = report_json(head, report_pages(get_storage(), batch))
+    return Response(begun(text), mimetype="application/json")
 
 
 def report_csv_response(batch_id: str) -> Response:
-    """The same report as a CSV download."""
+    """The same report as a CSV download, streamed likewise."""
     batch = load_own_batch(batch_id)
-    rows = report_rows(batch, item_jobs(get_storage(), batch))
     disposition = f'attachment; filename="kcolors-batch-{batch.id}.csv"'
-    return Response(
-        report_csv(rows), mimetype="text/csv", headers={"Content-Disposition": disposition}
-    )
+    text = report_csv(report_pages(get_storage(), batch))
+    return Response(begun(text), mimetype="text/csv", headers={"Content-Disposition": disposition})
+
+
+def begun(chunks: Iterator[str]) -> Iterator[str]:
+    """A stream whose first chunk is made now, in the request: storage that fails on the first
+    page answers a clear error (503), not a cut-off download. A later failure can only cut the
+    download short (logged); the report is then not valid CSV or JSON, which a client sees.
+    The rest needs no request context: the chunks hold the storage they read."""
+    first = next(chunks)
+    return itertools.chain([first], chunks)

@@ -12,7 +12,7 @@ from web.batch_services import (
     cancel_own_batch,
     load_own_batch,
     report_csv_response,
-    report_document,
+    report_json_response,
     start_batch,
 )
 from web.documents import PRIVATE_FIELDS
@@ -60,9 +60,9 @@ def get_batch(batch_id: str) -> dict:
 
 
 @bp.get("/batches/<batch_id>/report.json")
-def report_json(batch_id: str) -> dict:
+def report_json(batch_id: str) -> Response:
     """Every image's statistics, one row per image and k."""
-    return report_document(batch_id)
+    return report_json_response(batch_id)
 
 
 @bp.get("/batches/<batch_id>/report.csv")

@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,8 @@ REPORT_COLUMNS = (
     "distinct_colors", "truecolor_png_bytes", "input_width", "input_height", "input_bytes",
     "error_code", "error_message",
 )  # fmt: skip
+# Items whose jobs one step of a report reads and holds: the report is streamed page by page.
+REPORT_ITEMS_PER_PAGE = 200
 CANCELLED_ITEM = {"code": "cancelled", "message": "the batch was cancelled before this image ran"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 log = logging.getLogger(__name__)
@@ -360,10 +363,20 @@ def item_state(item: dict[str, Any]) -> str:
     return "cancelled" if error.get("code") == CANCELLED_ITEM["code"] else "failed"
 
 
-def report_rows(batch: Batch, jobs: dict[str, Job]) -> list[dict[str, Any]]:
+def report_pages(storage: Storage, batch: Batch) -> Iterator[list[dict[str, Any]]]:
+    """The report's rows, a page of items at a time: only one page's jobs are held at once,
+    whatever the batch's size (a duplicate's job is read again with its page)."""
+    items_per_page = REPORT_ITEMS_PER_PAGE
+    for start in range(0, len(batch.items), items_per_page):
+        items = batch.items[start : start + items_per_page]
+        jobs = load_jobs(storage, batch.id, {item["job_id"] for item in items if item["job_id"]})
+        yield report_rows(items, jobs)
+
+
+def report_rows(items: list[dict[str, Any]], jobs: dict[str, Job]) -> list[dict[str, Any]]:
     """One row per image and k (one row for an image without outputs), flat for CSV."""
     rows = []
-    for item in batch.items:
+    for item in items:
         job = jobs.get(item["job_id"] or "")
         error = item.get("error") or (job.error if job else None) or {}
         base = {
@@ -383,13 +396,31 @@ def report_rows(batch: Batch, jobs: dict[str, Job]) -> list[dict[str, Any]]:
     return [{column: row.get(column) for column in REPORT_COLUMNS} for row in rows]
 
 
-def report_csv(rows: list[dict[str, Any]]) -> str:
-    """The report as CSV text, with a header line; no cell can run as a spreadsheet formula."""
+def report_csv(pages: Iterable[list[dict[str, Any]]]) -> Iterator[str]:
+    """The report as CSV text, the header line first and then a page of rows at a time; no
+    cell can run as a spreadsheet formula."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=REPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({name: inert_cell(value) for name, value in row.items()} for row in rows)
-    return buffer.getvalue()
+    for rows in pages:
+        writer.writerows({name: inert_cell(value) for name, value in row.items()} for row in rows)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()  # the header alone, for a batch without items
+
+
+def report_json(head: dict[str, Any], pages: Iterable[list[dict[str, Any]]]) -> Iterator[str]:
+    """The report as one JSON object, `head`'s fields and then `rows`, written a page of rows
+    at a time."""
+    opening = json.dumps(head)[:-1]  # the head object, still open
+    yield f'{opening}{", " if head else ""}"rows": ['
+    separator = ""
+    for rows in pages:
+        if rows:
+            yield separator + ", ".join(json.dumps(row) for row in rows)
+            separator = ", "
+    yield "]}"
 
 
 def inert_cell(value: Any) -> Any:

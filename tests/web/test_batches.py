@@ -11,6 +11,7 @@ import pytest
 import redis
 from werkzeug.datastructures import MultiDict
 
+import kcolors.jobs.batch as batch_module
 from kcolors.jobs.batch import MAX_BATCH_IMAGES, expand, load_batch
 from kcolors.jobs.broker import EXPAND_BATCH_TASK, QUEUES, redis_for
 from kcolors.jobs.events import after_save
@@ -275,3 +276,45 @@ def test_the_summary_reads_one_document_whatever_the_batch_size(
     redis.Redis.from_url(settings.broker_url).flushall()
     again = client.get(f"/api/batches/{batch['id']}").get_json()["summary"]
     assert again == view["summary"] and len(read) > 100
+
+
+def test_the_report_is_streamed_a_page_of_jobs_at_a_time(client, storage, settings, monkeypatch):
+    for n in range(120):
+        storage.put(f"uploads/many/p{n:03d}.png", gradient_png(8, 8, seed=n))
+    storage.put("uploads/many/p999.png", gradient_png(8, 8, seed=3))  # a twin of p003
+    batch = client.post("/api/batches", json={"prefix": "uploads/many/", "k": [2]}).get_json()
+    run_batch_like_a_worker(storage, settings, batch["id"])
+    monkeypatch.setattr(batch_module, "REPORT_ITEMS_PER_PAGE", 50)
+    read: list[str] = []
+    real_get = storage.get
+
+    def counted_get(key: str) -> bytes:
+        read.append(key)
+        return real_get(key)
+
+    monkeypatch.setattr(storage, "get", counted_get)
+    for suffix in ("json", "csv"):
+        response = client.get(f"/api/batches/{batch['id']}/report.{suffix}")
+        assert response.status_code == 200 and response.is_streamed
+        read.clear()
+        chunks, jobs_read_between = [], []
+        for chunk in response.response:  # the body as the server sends it, chunk by chunk
+            chunks.append(chunk.decode() if isinstance(chunk, bytes) else chunk)
+            jobs_read_between.append(sum(key.startswith("jobs/") for key in read))
+            read.clear()
+        # The first page was read before the response began; no later chunk needed more than
+        # one page of job documents (50 items; the twin's job is read again with its page).
+        assert max(jobs_read_between) <= 50 and sum(jobs_read_between) >= 70
+        body = "".join(chunks)
+        if suffix == "json":
+            report = json.loads(body)
+            assert report["batch"] == batch["id"] and report["summary"]["succeeded"] == 121
+            names = [row["name"] for row in report["rows"]]
+            assert sorted(names) == sorted(f"p{n:03d}.png" for n in [*range(120), 999])
+            twin = next(r for r in report["rows"] if r["name"] == "p999.png")
+            original = next(r for r in report["rows"] if r["name"] == "p003.png")
+            assert twin["job_id"] == original["job_id"] and twin["bytes"] == original["bytes"]
+        else:
+            rows = list(csv.DictReader(io.StringIO(body)))
+            assert [row["name"] for row in rows] == names  # the same rows, in the same order
+            assert body.count("name,job_id,status") == 1  # one header line
