@@ -24,8 +24,8 @@ from kcolors.jobs.batch import (
     upload_key,
 )
 from kcolors.jobs.batch_counts import set_total
-from kcolors.jobs.broker import EXPAND_BATCH_TASK
-from kcolors.jobs.cancel import cancel_batch_jobs
+from kcolors.jobs.broker import CANCEL_BATCH_TASK, EXPAND_BATCH_TASK
+from kcolors.jobs.cancel import request_batch_cancel
 from kcolors.jobs.creation import probe
 from kcolors.jobs.times import now_iso
 from web.auth import client_key, client_owner
@@ -81,15 +81,16 @@ def check_size(count: int, empty_message: str) -> None:
 
 def cancel_own_batch(batch_id: str) -> Batch:
     """Cancel a batch of this client (the API and the batch page alike); `JobFinished` if it
-    has finished."""
-    storage = get_storage()
+    has finished. One flag stops it at once, whatever its size (nothing more of it is expanded,
+    sent or started); a worker task then ends its queued jobs, and the summary follows."""
+    storage, notices = get_storage(), get_redis()
     batch = load_own_batch(batch_id)
-    if batch_summary(storage, get_redis(), batch)["status"] == "finished":
+    if batch_summary(storage, notices, batch)["status"] == "finished":
         raise JobFinished(f"batch {batch.id} is finished already: nothing to cancel")
+    request_batch_cancel(notices, batch.id)
     batch.cancelled_at = now_iso()
     save_batch(storage, batch)
-    job_ids = sorted({item["job_id"] for item in batch.items if item["job_id"]})
-    cancel_batch_jobs(storage, get_redis(), job_ids)
+    enqueue_task(CANCEL_BATCH_TASK, batch.id)
     return batch
 
 

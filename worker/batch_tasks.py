@@ -1,4 +1,5 @@
-"""Celery task that fans a batch out: one job per image, each added to its client's backlog."""
+"""Celery tasks of batches: the fan-out (one job per image, each added to its client's backlog)
+and the cancel that ends a cancelled batch's queued jobs."""
 
 from __future__ import annotations
 
@@ -11,8 +12,15 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from kcolors import defaults
 from kcolors.errors import BatchNotFound, StorageUnavailable
-from kcolors.jobs.batch import expand, item_jobs, load_batch, mark_sent, scheduling_client
-from kcolors.jobs.broker import EXPAND_BATCH_TASK
+from kcolors.jobs.batch import (
+    cancel_items,
+    expand,
+    item_jobs,
+    load_batch,
+    mark_sent,
+    scheduling_client,
+)
+from kcolors.jobs.broker import CANCEL_BATCH_TASK, EXPAND_BATCH_TASK
 from kcolors.jobs.feeder import add_to_backlog, backlog_job_ids
 from kcolors.jobs.job import JobStatus
 from worker.tasks import (
@@ -66,7 +74,7 @@ def expand_batch(self: Task, batch_id: str) -> int:
         raise self.retry(exc=exc, countdown=0, max_retries=MAX_EXPANSION_ATTEMPTS) from exc
     # Behind the client's other batch jobs, taking turns with other clients' (the feeder).
     try:
-        add_to_backlog(worker_redis(), scheduling_client(batch), to_run)
+        add_to_backlog(worker_redis(), scheduling_client(batch), to_run, batch_id=batch.id)
     except (redis.RedisError, OSError) as exc:
         raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
     feed_batch_queue()
@@ -80,3 +88,27 @@ def expand_batch(self: Task, batch_id: str) -> int:
         return len(to_run)
     log.info("batch %s: %d jobs enqueued of %d images", batch_id, len(to_run), len(batch.items))
     return len(to_run)
+
+
+@shared_task(name=CANCEL_BATCH_TASK, bind=True, max_retries=defaults.STORAGE_RETRIES)
+def cancel_batch(self: Task, batch_id: str, start: int = 0) -> int:
+    """End `cancelled` the unfinished jobs of a cancelled batch, a part at a time (each within
+    a share of the soft time limit, the rest in a new task); return the item it stopped at.
+
+    The batch stopped when it was cancelled (one Redis flag that the feeder, the workers and
+    the expansion read); this only ends its jobs' documents, so that its counts add up."""
+    storage = worker_storage()
+    deadline = time.monotonic() + worker_settings().soft_time_limit * EXPANSION_SHARE_OF_LIMIT
+    try:
+        batch = load_batch(storage, batch_id)
+        next_start = cancel_items(storage, worker_redis(), batch, start, deadline)
+    except BatchNotFound:
+        log.warning("batch %s has no document; nothing to cancel", batch_id)
+        return start
+    except (StorageUnavailable, redis.RedisError, OSError) as exc:
+        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
+    if next_start is not None:
+        self.apply_async((batch_id, next_start))
+        return next_start
+    log.info("batch %s: every unfinished job of it is cancelled", batch_id)
+    return len(batch.items)

@@ -18,7 +18,7 @@ from kombu.exceptions import OperationalError
 from kcolors import defaults
 from kcolors.errors import DocumentUnreadable, JobNotFound, StorageUnavailable
 from kcolors.jobs.broker import BATCH_QUEUE, PROCESS_JOB_TASK, RECORD_FAILURE_TASK, redis_for
-from kcolors.jobs.cancel import cancel_requested
+from kcolors.jobs.cancel import batch_of, cancel_requested
 from kcolors.jobs.events import after_save
 from kcolors.jobs.feeder import feed
 from kcolors.jobs.job import Job
@@ -137,7 +137,7 @@ def run_this_job(self: JobTask, storage: Storage, job_id: str) -> str | None:
             job_id,
             worker_settings(),
             on_saved=job_saved,
-            cancelled=lambda: cancel_requested(worker_redis(), job_id),
+            cancelled=lambda job: cancel_requested(worker_redis(), job.id, batch_of(job)),
         ).status.value
     except JobNotFound:
         log.warning("job %s has no document; dropped", job_id)
@@ -186,7 +186,7 @@ def feed_batch_queue() -> list[str]:
             send_batch_job,
             queue=BATCH_QUEUE,
             window=worker_settings().batch_window,
-            cancelled=lambda job_id: cancel_requested(worker_redis(), job_id),
+            cancelled=lambda job_id, batch_id: cancel_requested(worker_redis(), job_id, batch_id),
         )
     except (redis.RedisError, OSError, OperationalError) as exc:
         log.warning("feeding the batch queue failed; the next feed tries again: %s", exc)

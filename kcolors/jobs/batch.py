@@ -32,7 +32,7 @@ from kcolors.jobs.batch_counts import (
     set_total,
     summary_of,
 )
-from kcolors.jobs.cancel import cancel_batch_jobs
+from kcolors.jobs.cancel import batch_cancelled, cancel_batch_jobs
 from kcolors.jobs.creation import check_work, create_job, probe
 from kcolors.jobs.feeder import ANONYMOUS
 from kcolors.jobs.ids import new_job_id, parse_job_id
@@ -52,6 +52,8 @@ REPORT_COLUMNS = (
 )  # fmt: skip
 # Items whose jobs one step of a report reads and holds: the report is streamed page by page.
 REPORT_ITEMS_PER_PAGE = 200
+# Items an expansion makes between two looks at its batch's cancel flag (one Redis read).
+CANCEL_CHECK_ITEMS = 20
 CANCELLED_ITEM = {"code": "cancelled", "message": "the batch was cancelled before this image ran"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 log = logging.getLogger(__name__)
@@ -190,9 +192,12 @@ def expand(
         for index, item in enumerate(batch.items):
             if item.get("job_id") or item.get("error"):
                 continue  # given its job (or its error) by an earlier, interrupted attempt
+            if index % CANCEL_CHECK_ITEMS == 0 and batch_cancelled(notices, batch.id):
+                batch.cancelled_at = cancelled_since(storage, notices, batch)
+                return expand(storage, notices, batch, settings)  # the cancelled branch, above
             if done_here and deadline is not None and time.monotonic() >= deadline:
                 # A cancel saved while this part ran is kept; the next part acts on it.
-                batch.cancelled_at = load_batch(storage, batch.id).cancelled_at
+                batch.cancelled_at = cancelled_since(storage, notices, batch)
                 save_batch(storage, batch)
                 return to_run
             done_here += 1
@@ -204,12 +209,39 @@ def expand(
         raise
     batch.expanded_at = now_iso()
     # Cancelled while this ran: the jobs just made go the way of the others.
-    batch.cancelled_at = load_batch(storage, batch.id).cancelled_at
+    batch.cancelled_at = cancelled_since(storage, notices, batch)
     if batch.cancelled_at is not None:
         cancel_batch_jobs(storage, notices, to_run)
         to_run = []
     save_batch(storage, batch)
     return to_run
+
+
+def cancelled_since(storage: Storage, notices: redis.Redis, batch: Batch) -> str | None:
+    """When the batch was cancelled, as its stored document or its flag says (an expansion
+    saving its own copy of the document may have written over the cancel's)."""
+    stored = load_batch(storage, batch.id).cancelled_at
+    if stored is None and batch_cancelled(notices, batch.id):
+        return now_iso()
+    return stored
+
+
+def cancel_items(
+    storage: Storage, notices: redis.Redis, batch: Batch, start: int, deadline: float
+) -> int | None:
+    """End `cancelled` the unfinished jobs of a cancelled batch's items from `start` on, until
+    `deadline` (a `time.monotonic()` value); return where the next part starts, or None when
+    every item is done. The batch stopped at once (`request_batch_cancel`); this only brings
+    its queued jobs' documents, and so its counts, in line, however many there are."""
+    seen: set[str] = set()
+    for index in range(start, len(batch.items)):
+        if index > start and time.monotonic() >= deadline:
+            return index
+        job_id = batch.items[index].get("job_id")
+        if job_id and job_id not in seen:  # a twin's job once
+            seen.add(job_id)
+            cancel_batch_jobs(storage, notices, [job_id])
+    return None
 
 
 def mark_sent(storage: Storage, batch: Batch, job_ids: list[str]) -> None:

@@ -15,6 +15,7 @@ from kcolors.jobs.settings import Settings
 
 PROCESS_JOB_TASK = "kcolors.process_job"
 EXPAND_BATCH_TASK = "kcolors.expand_batch"
+CANCEL_BATCH_TASK = "kcolors.cancel_batch"
 RECORD_FAILURE_TASK = "kcolors.record_failure"
 SWEEP_TASK = "kcolors.sweep_lost_jobs"
 # Two queues, so that a person's single job never waits behind a batch: the interactive queue
@@ -87,7 +88,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": QUEUE,
         # Declared on both sides: a worker consumes every declared queue.
         "task_queues": {name: {"exchange": name, "routing_key": name} for name in QUEUES},
-        "task_routes": {EXPAND_BATCH_TASK: {"queue": BATCH_QUEUE}},
+        "task_routes": {
+            EXPAND_BATCH_TASK: {"queue": BATCH_QUEUE},
+            CANCEL_BATCH_TASK: {"queue": BATCH_QUEUE},
+        },
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
     }

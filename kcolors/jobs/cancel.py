@@ -12,13 +12,18 @@ from __future__ import annotations
 import redis
 
 from kcolors import defaults
-from kcolors.errors import BrokerUnavailable, JobFinished
+from kcolors.errors import BrokerUnavailable, JobFinished, JobNotFound
 from kcolors.jobs.events import after_save
 from kcolors.jobs.job import Job, load_job, save_job
 from kcolors.jobs.status import JobStatus
 from kcolors.jobs.storage import Storage
 
 CANCEL_PREFIX = "kcolors:cancel:"
+# A cancelled batch: one flag that every job of it reads as its own, so that cancelling a batch
+# of any size stops it at once (the feeder sends none of its jobs, a worker starts none, the
+# expansion makes no more), while a task ends its queued jobs' documents in the background.
+BATCH_CANCEL_PREFIX = "kcolors:cancel-batch:"
+BATCH_CANCEL_SECONDS = 7 * 24 * 3600  # as long as a batch's counters are kept
 
 
 def cancel_key(job_id: str) -> str:
@@ -42,10 +47,38 @@ def request_cancel(storage: Storage, notices: redis.Redis, job: Job) -> Job:
     return job
 
 
-def cancel_requested(notices: redis.Redis, job_id: str) -> bool:
-    """Whether the job's client asked it to stop (a Redis outage reads as no)."""
+def batch_cancel_key(batch_id: str) -> str:
+    """The Redis key that stops every job of a batch."""
+    return f"{BATCH_CANCEL_PREFIX}{batch_id}"
+
+
+def request_batch_cancel(notices: redis.Redis, batch_id: str) -> None:
+    """Stop every job of a batch, whatever its size: one write."""
     try:
-        return bool(notices.exists(cancel_key(job_id)))
+        notices.set(batch_cancel_key(batch_id), 1, ex=BATCH_CANCEL_SECONDS)
+    except (redis.RedisError, OSError) as exc:
+        raise BrokerUnavailable(f"the cancellation could not be recorded: {exc}") from exc
+
+
+def batch_cancelled(notices: redis.Redis, batch_id: str) -> bool:
+    """Whether a batch was cancelled (a Redis outage reads as no; its document says it too)."""
+    try:
+        return bool(notices.exists(batch_cancel_key(batch_id)))
+    except (redis.RedisError, OSError):
+        return False
+
+
+def batch_of(job: Job) -> str | None:
+    """The id of the batch a job was made for, if any."""
+    return job.batch["id"] if job.batch else None
+
+
+def cancel_requested(notices: redis.Redis, job_id: str, batch_id: str | None = None) -> bool:
+    """Whether the job's client asked it, or its batch, to stop (one round trip; a Redis
+    outage reads as no)."""
+    keys = [cancel_key(job_id)] + ([batch_cancel_key(batch_id)] if batch_id else [])
+    try:
+        return bool(notices.exists(*keys))
     except (redis.RedisError, OSError):
         return False
 
@@ -54,7 +87,10 @@ def cancel_batch_jobs(storage: Storage, notices: redis.Redis, job_ids: list[str]
     """Cancel every unfinished job of a batch; return how many were."""
     cancelled = 0
     for job_id in job_ids:
-        job = load_job(storage, job_id)
+        try:
+            job = load_job(storage, job_id)
+        except JobNotFound:  # its retention ended, or it was never made: nothing to cancel
+            continue
         if not job.status.is_finished:
             request_cancel(storage, notices, job)
             cancelled += 1

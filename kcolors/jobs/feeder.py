@@ -30,6 +30,7 @@ RING_KEY = "kcolors:backlog-ring"
 CLIENTS_KEY = "kcolors:backlog-clients"
 # Whose backlog a batch with no recorded client goes to (made before clients were recorded).
 ANONYMOUS = "anonymous"
+BATCH_SEPARATOR = "@"  # between a job's id and its batch's in a backlog entry (ULIDs have none)
 
 # KEYS: ring, clients. ARGV: backlog prefix, client, job ids...
 _ADD = """
@@ -56,22 +57,38 @@ def backlog_key(client: str) -> str:
     return f"{BACKLOG_PREFIX}{client}"
 
 
-def add_to_backlog(connection: redis.Redis, client: str, job_ids: Iterable[str]) -> int:
-    """Queue `job_ids` behind the client's other batch jobs; return its backlog's length."""
-    ids = list(job_ids)
-    if not ids:
+def add_to_backlog(
+    connection: redis.Redis, client: str, job_ids: Iterable[str], batch_id: str | None = None
+) -> int:
+    """Queue `job_ids` (of batch `batch_id`) behind the client's other batch jobs; return its
+    backlog's length."""
+    entries = [backlog_entry(job_id, batch_id) for job_id in job_ids]
+    if not entries:
         return 0
     script = connection.register_script(_ADD)
-    return int(script(keys=[RING_KEY, CLIENTS_KEY], args=[BACKLOG_PREFIX, client, *ids]))
+    return int(script(keys=[RING_KEY, CLIENTS_KEY], args=[BACKLOG_PREFIX, client, *entries]))
 
 
-def take_next(connection: redis.Redis) -> tuple[str, str] | None:
-    """Take the next client's next job, `(client, job_id)`, turning the ring; None if none."""
+def backlog_entry(job_id: str, batch_id: str | None) -> str:
+    """A job as its backlog holds it: with its batch, so that the feeder can drop the jobs of a
+    cancelled batch without reading their documents."""
+    return f"{job_id}{BATCH_SEPARATOR}{batch_id}" if batch_id else job_id
+
+
+def parse_entry(entry: bytes | str) -> tuple[str, str | None]:
+    """`(job_id, batch_id)` of a backlog entry (one added before batches were recorded: None)."""
+    job_id, _, batch_id = text(entry).partition(BATCH_SEPARATOR)
+    return job_id, batch_id or None
+
+
+def take_next(connection: redis.Redis) -> tuple[str, str, str | None] | None:
+    """Take the next client's next job, `(client, job_id, batch_id)`, turning the ring; None
+    if none waits."""
     taken = connection.register_script(_TAKE)(keys=[RING_KEY, CLIENTS_KEY], args=[BACKLOG_PREFIX])
     if not taken:
         return None
-    client, job_id = taken
-    return text(client), text(job_id)
+    client, entry = taken
+    return (text(client), *parse_entry(entry))
 
 
 def feed(
@@ -80,21 +97,21 @@ def feed(
     *,
     queue: str,
     window: int,
-    cancelled: Callable[[str], bool] = lambda job_id: False,
+    cancelled: Callable[[str, str | None], bool] = lambda job_id, batch_id: False,
 ) -> list[str]:
     """Send backlog jobs, client after client, until `window` messages wait in `queue` (a kombu
     Redis list) or the backlogs are empty; return the ids sent.
 
-    A job for which `cancelled(job_id)` is true is dropped, not sent: cancelling a big batch
-    flags every job of it, and its backlog drains without a message each.
+    A job for which `cancelled(job_id, batch_id)` is true is dropped, not sent: a cancelled
+    batch's backlog drains without a message each.
     """
     sent: list[str] = []
     while connection.llen(queue) < window:
         taken = take_next(connection)
         if taken is None:
             break
-        _client, job_id = taken
-        if cancelled(job_id):
+        _client, job_id, batch_id = taken
+        if cancelled(job_id, batch_id):
             continue
         send(job_id)
         sent.append(job_id)
@@ -120,5 +137,6 @@ def backlog_job_ids(connection: redis.Redis) -> set[str]:
     """Every job id waiting in a backlog: jobs with a message to come, for reconcile."""
     ids: set[str] = set()
     for client in backlog_clients(connection):
-        ids.update(text(job_id) for job_id in connection.lrange(backlog_key(client), 0, -1))
+        entries = connection.lrange(backlog_key(client), 0, -1)
+        ids.update(parse_entry(entry)[0] for entry in entries)
     return ids

@@ -23,6 +23,7 @@ from kcolors import defaults
 from kcolors.errors import BatchNotFound, DocumentUnreadable, JobNotFound
 from kcolors.jobs.batch import BATCHES_PREFIX, Batch, load_batch
 from kcolors.jobs.batch_counts import count_jobs
+from kcolors.jobs.cancel import batch_of
 from kcolors.jobs.feeder import add_to_backlog, backlog_job_ids
 from kcolors.jobs.ids import id_time
 from kcolors.jobs.job import JOBS_PREFIX, Job, load_job
@@ -176,9 +177,9 @@ def reconcile(
     batches = unexpanded_batches(storage, min_age_seconds, now, created_after)
     after = enqueued_ids(broker, queue)
     report.checked, report.unfinished = len(job_ids), len(jobs)
-    lost = [(job_task, job.id, job.batch_client, report.requeued) for job in jobs]
-    lost += [(batch_task, batch.id, None, report.batches_requeued) for batch in batches]
-    for task, item_id, backlog_client, done in lost:
+    lost = [(job_task, job.id, job.batch_client, batch_of(job), report.requeued) for job in jobs]
+    lost += [(batch_task, batch.id, None, None, report.batches_requeued) for batch in batches]
+    for task, item_id, backlog_client, batch_id, done in lost:
         tasks = (task, failure_task) if task == job_task and failure_task else (task,)
         if any(item_id in ids[name] for ids in (before, after) for name in tasks):
             continue
@@ -186,7 +187,7 @@ def reconcile(
         if dry_run:
             pass
         elif backlog_client is not None:  # a batch's job takes its turn again, behind singles
-            add_to_backlog(broker, backlog_client, [item_id])
+            add_to_backlog(broker, backlog_client, [item_id], batch_id=batch_id)
         else:
             enqueue(task, item_id)
         done.append(item_id)

@@ -28,7 +28,7 @@ def ignore_saved(job: Job) -> None:
     """The default of `on_saved`: no one to tell."""
 
 
-def never() -> bool:
+def never(job: Job) -> bool:
     """The default of `cancelled`: nobody asks the job to stop."""
     return False
 
@@ -38,11 +38,11 @@ def run_job(
     job_id: str,
     settings: Settings,
     on_saved: Callable[[Job], None] = ignore_saved,
-    cancelled: Callable[[], bool] = never,
+    cancelled: Callable[[Job], bool] = never,
 ) -> Job:
     """Run a queued (or redelivered) job to `succeeded` or `failed`; skip a finished one.
 
-    `cancelled()` says whether the client asked the job to stop: it is asked before the job
+    `cancelled(job)` says whether the client asked the job to stop: it is asked before the job
     starts, after each output and before success; a cancelled job keeps the outputs made.
 
     Raises `StorageUnavailable` when storage fails, so that the caller can retry: every output
@@ -62,7 +62,7 @@ def run_job(
     if job.status.is_finished:
         log.info("job %s already %s, skipped", job.id, job.status.value)
         return job
-    if cancelled():
+    if cancelled(job):
         job.cancel()
         save(job)
         return job
@@ -104,12 +104,12 @@ def run_job(
             due = time.monotonic() - last_saved >= defaults.PROGRESS_SAVE_SECONDS
             if due and not writes.more_waiting():
                 writes.submit(functools.partial(save, job))
-            if cancelled():
+            if cancelled(job):
                 raise JobCancelled("cancelled by its client")
 
         def after_output(output: QuantizedOutput) -> None:
             writes.submit(functools.partial(store_output, output))
-            if cancelled():  # stops the engine here: no further output is made
+            if cancelled(job):  # stops the engine here: no further output is made
                 raise JobCancelled("cancelled by its client")
 
         try:
@@ -129,7 +129,7 @@ def run_job(
             )
             engine_seconds = time.perf_counter() - started
             writes.wait()
-            if cancelled():
+            if cancelled(job):
                 raise JobCancelled("cancelled before it was recorded done")
         except StorageUnavailable:
             raise

@@ -12,12 +12,21 @@ import redis
 from werkzeug.datastructures import MultiDict
 
 import kcolors.jobs.batch as batch_module
-from kcolors.jobs.batch import MAX_BATCH_IMAGES, expand, load_batch
-from kcolors.jobs.broker import EXPAND_BATCH_TASK, QUEUES, redis_for
+from kcolors.jobs.batch import (
+    MAX_BATCH_IMAGES,
+    cancel_items,
+    expand,
+    load_batch,
+    scheduling_client,
+)
+from kcolors.jobs.broker import CANCEL_BATCH_TASK, EXPAND_BATCH_TASK, QUEUES, redis_for
+from kcolors.jobs.cancel import batch_of, cancel_requested
 from kcolors.jobs.events import after_save
+from kcolors.jobs.feeder import add_to_backlog, backlog_job_ids, feed
 from kcolors.jobs.job import load_job
 from kcolors.jobs.runner import run_job
 from kcolors.jobs.settings import Settings
+from kcolors.jobs.status import JobStatus
 from kcolors.jobs.storage import open_storage
 from tests.fixtures.openapi import check_response
 from tests.fixtures.prometheus import sample
@@ -318,3 +327,50 @@ def test_the_report_is_streamed_a_page_of_jobs_at_a_time(client, storage, settin
             rows = list(csv.DictReader(io.StringIO(body)))
             assert [row["name"] for row in rows] == names  # the same rows, in the same order
             assert body.count("name,job_id,status") == 1  # one header line
+
+
+def test_cancel_stops_a_batch_at_once_and_its_jobs_end_in_the_background(
+    client, storage, settings, monkeypatch
+):
+    for n in range(60):
+        storage.put(f"uploads/big/p{n:03d}.png", gradient_png(8, 8, seed=n))
+    batch = client.post("/api/batches", json={"prefix": "uploads/big/", "k": [2]}).get_json()
+    notices = redis_for(settings)
+    made = load_batch(storage, batch["id"])
+    waiting = expand(storage, notices, made, settings)
+    add_to_backlog(notices, scheduling_client(made), waiting, batch_id=batch["id"])
+    [first, *rest] = waiting
+    run_job(storage, first, settings, on_saved=functools.partial(after_save, notices))
+
+    read: list[str] = []
+    real_get = storage.get
+    monkeypatch.setattr(storage, "get", lambda key: read.append(key) or real_get(key))
+    cancelled = client.delete(f"/api/batches/{batch['id']}")
+    assert cancelled.status_code == 202 and cancelled.json["cancelled_at"]
+    assert not [key for key in read if key.startswith("jobs/")]  # no job read: O(1) at any size
+    assert CANCEL_BATCH_TASK in queued_tasks(settings)
+
+    # Stopped at once: the feeder sends none of its jobs, and a worker given one starts none.
+    sent: list[str] = []
+    asked = lambda job_id, batch_id: cancel_requested(notices, job_id, batch_id)  # noqa: E731
+    feed(notices, sent.append, queue="unused", window=100, cancelled=asked)
+    assert sent == [] and backlog_job_ids(notices) == set()
+
+    def cancel_asked(job) -> bool:
+        return cancel_requested(notices, job.id, batch_of(job))
+
+    counted = functools.partial(after_save, notices)
+    stopped = run_job(storage, rest[0], settings, on_saved=counted, cancelled=cancel_asked)
+    assert stopped.status is JobStatus.CANCELLED and stopped.results == []
+    # The cancel task ends the others' documents, a part at a time; the summary adds up.
+    start: int | None = 0
+    parts = 0
+    while start is not None:
+        start = cancel_items(storage, notices, load_batch(storage, batch["id"]), start, 0.0)
+        parts += 1
+    assert parts == 60  # a deadline already past: one item a part, each part progresses
+    statuses = [load_job(storage, job_id).status for job_id in rest]
+    assert set(statuses) == {JobStatus.CANCELLED}
+    summary = client.get(f"/api/batches/{batch['id']}").json["summary"]
+    assert summary == summary_of("finished", total=60, succeeded=1, cancelled=59, progress=1.0)
+    assert load_job(storage, first).status is JobStatus.SUCCEEDED  # what ran stays done

@@ -49,7 +49,7 @@ def test_a_running_job_stops_at_its_next_output_and_keeps_what_it_made(storage, 
     job = new_job(storage, broker, settings)
     asked = iter([False, False, True])  # before starting, after k=2, after k=4
 
-    done = run_job(storage, job.id, settings, cancelled=lambda: next(asked, True))
+    done = run_job(storage, job.id, settings, cancelled=lambda _job: next(asked, True))
     assert done.status is JobStatus.CANCELLED
     assert [r["k"] for r in done.results] == [2, 4]
     stored = load_job(storage, job.id)
@@ -68,5 +68,7 @@ def test_a_worker_that_saved_running_over_the_cancellation_still_ends_it(storage
     stale.start()
     save_job(storage, stale)  # ...and the worker saved `running` over it
     assert cancel_requested(broker, job.id) and broker.exists(cancel_key(job.id))
-    done = run_job(storage, job.id, settings, cancelled=lambda: cancel_requested(broker, job.id))
+    done = run_job(
+        storage, job.id, settings, cancelled=lambda _job: cancel_requested(broker, job.id)
+    )
     assert done.status is JobStatus.CANCELLED and done.results == []

@@ -4,9 +4,18 @@ import json
 
 import pytest
 
+import kcolors.jobs.batch as batch_module
 from kcolors.engine.params import QuantizeParams
 from kcolors.errors import BrokerUnavailable, WorkBudgetExceeded
-from kcolors.jobs.batch import Batch, expand, load_batch, mark_sent, save_batch
+from kcolors.jobs.batch import (
+    CANCEL_CHECK_ITEMS,
+    Batch,
+    expand,
+    load_batch,
+    mark_sent,
+    save_batch,
+)
+from kcolors.jobs.cancel import request_batch_cancel
 from kcolors.jobs.creation import create_job, enqueue_job, probe
 from kcolors.jobs.events import after_save, latest_version
 from kcolors.jobs.job import JobStatus, load_job, save_job
@@ -142,6 +151,31 @@ def test_a_cancel_between_two_parts_stops_the_rest_and_cancels_what_was_made(sto
     rest = [item for item in batch.items if item["name"] != first["name"]]
     assert [item["job_id"] for item in rest] == [None, None]
     assert {item["error"]["code"] for item in rest} == {"cancelled"}
+
+
+def test_an_expansion_stops_within_a_few_items_of_the_cancel_flag(storage, broker, monkeypatch):
+    """The flag alone stops it (the document's cancel may have been written over by the
+    expansion's own save): no more jobs are made, and those made are cancelled."""
+    batch = stored_batch(storage, 2 * CANCEL_CHECK_ITEMS + 5)
+    made: list[str] = []
+    real_expand_item = batch_module.expand_item
+
+    def expand_item_then_cancel(*args, **kwargs):
+        job = real_expand_item(*args, **kwargs)
+        made.append(job.id)
+        if len(made) == 3:  # the client cancels while the expansion runs
+            request_batch_cancel(broker, batch.id)
+        return job
+
+    monkeypatch.setattr(batch_module, "expand_item", expand_item_then_cancel)
+    assert expand(storage, broker, batch, SETTINGS) == []
+    assert len(made) == CANCEL_CHECK_ITEMS  # up to the next look at the flag, no further
+    batch = load_batch(storage, batch.id)
+    assert batch.expanded_at is not None and batch.cancelled_at is not None
+    assert {load_job(storage, job_id).status for job_id in made} == {JobStatus.CANCELLED}
+    left = [item for item in batch.items if item["job_id"] is None]
+    assert len(left) == CANCEL_CHECK_ITEMS + 5
+    assert {item["error"]["code"] for item in left} == {"cancelled"}
 
 
 @pytest.mark.parametrize(

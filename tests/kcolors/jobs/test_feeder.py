@@ -7,7 +7,7 @@ import redis
 
 from kcolors.engine.params import QuantizeParams
 from kcolors.jobs.batch import Batch, scheduling_client
-from kcolors.jobs.cancel import cancel_key, cancel_requested
+from kcolors.jobs.cancel import cancel_key, cancel_requested, request_batch_cancel
 from kcolors.jobs.feeder import (
     ANONYMOUS,
     add_to_backlog,
@@ -87,14 +87,18 @@ def test_feeding_keeps_the_window_and_sends_each_job_once(feeder_redis):
     assert backlog_job_ids(feeder_redis) == set() and backlog_clients(feeder_redis) == []
 
 
-def test_a_cancelled_job_is_dropped_not_sent(feeder_redis):
+def test_a_cancelled_job_or_batch_is_dropped_not_sent(feeder_redis):
     add_to_backlog(feeder_redis, "a", ids("a", 4))
+    add_to_backlog(feeder_redis, "a", ids("kept", 2), batch_id="B1")
+    add_to_backlog(feeder_redis, "a", ids("gone", 3), batch_id="B2")
+    assert backlog_job_ids(feeder_redis) == set(ids("a", 4) + ids("kept", 2) + ids("gone", 3))
     feeder_redis.set(cancel_key("a-001"), 1)
     feeder_redis.set(cancel_key("a-002"), 1)
+    request_batch_cancel(feeder_redis, "B2")  # one flag stops every job of the batch
     sent = []
-    cancelled = lambda job_id: cancel_requested(feeder_redis, job_id)  # noqa: E731
+    cancelled = lambda job_id, batch_id: cancel_requested(feeder_redis, job_id, batch_id)  # noqa: E731
     feed(feeder_redis, sent.append, queue=QUEUE, window=100, cancelled=cancelled)
-    assert sent == ["a-000", "a-003"]
+    assert sent == ["a-000", "a-003", "kept-000", "kept-001"]
 
 
 def test_jobs_added_while_others_take_are_never_lost(feeder_redis):
