@@ -1,8 +1,11 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from kcolors.engine.histogram import build_histogram
-from kcolors.engine.palette import fit_palette, nearest_palette_index, remap
+from kcolors.engine.palette import fit_palette, nearest_palette_index, remap, unique_rows
 from tests.images import noisy_photo, three_colors, with_alpha
 
 
@@ -107,3 +110,27 @@ def test_palette_is_fit_better_than_a_uniform_palette():
     levels = np.array([64, 192])
     uniform = levels[(pixels >= 128).astype(int)]
     assert np.mean((out - pixels) ** 2) < np.mean((uniform - pixels) ** 2)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_unique_rows_is_numpys_unique_by_rows(channels):
+    rng = np.random.default_rng(channels)
+    for trial in range(300):
+        # Few levels make many repeated rows; all 256 make rows that differ in one channel.
+        levels = 3 if trial % 2 else 256
+        palette = rng.integers(0, levels, size=(int(rng.integers(0, 300)), channels))
+        palette = palette.astype(np.uint8)
+        assert np.array_equal(unique_rows(palette), np.unique(palette, axis=0)), trial
+
+
+def test_quantizing_a_picture_does_not_import_numpy_ma():
+    """`np.unique` would import numpy.ma (tens of ms of every CLI run); the engine avoids it."""
+    code = (
+        "import sys; from kcolors.engine.quantize import quantize_image;"
+        "from kcolors.engine.params import QuantizeParams; from tests.images import gradient_png;"
+        "quantize_image(gradient_png(40, 30), QuantizeParams(k=(4,)));"
+        "print('numpy.ma' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
