@@ -68,6 +68,25 @@ def queued_tasks(settings) -> list[str]:
     return [json.loads(message)["headers"]["task"] for message in messages]
 
 
+def reads_of(storage, monkeypatch) -> list[str]:
+    """The keys `storage` reads from now on, in order (the list grows as it reads)."""
+    read: list[str] = []
+    real_get = storage.get
+
+    def counted_get(key: str) -> bytes:
+        read.append(key)
+        return real_get(key)
+
+    monkeypatch.setattr(storage, "get", counted_get)
+    return read
+
+
+def put_pictures(storage, prefix: str, count: int) -> None:
+    """Store `count` small distinct pictures under `prefix`, named p000.png and on."""
+    for n in range(count):
+        storage.put(f"{prefix}p{n:03d}.png", gradient_png(8, 8, seed=n))
+
+
 def summary_of(status: str, total: int = 5, progress: float = 0.0, **counts: int) -> dict:
     """The summary expected for `total` items with these counts (others zero)."""
     zero = dict.fromkeys(("queued", "running", "succeeded", "failed", "cancelled", "reused"), 0)
@@ -266,18 +285,10 @@ def test_the_largest_batch_of_uploads_is_accepted_and_one_more_is_named(client, 
 def test_the_summary_reads_one_document_whatever_the_batch_size(
     client, storage, settings, monkeypatch
 ):
-    for n in range(120):
-        storage.put(f"uploads/many/p{n:03d}.png", gradient_png(8, 8, seed=n))
+    put_pictures(storage, "uploads/many/", 120)
     batch = client.post("/api/batches", json={"prefix": "uploads/many/", "k": [2]}).get_json()
     run_batch_like_a_worker(storage, settings, batch["id"])
-    read: list[str] = []
-    real_get = storage.get
-
-    def counted_get(key: str) -> bytes:
-        read.append(key)
-        return real_get(key)
-
-    monkeypatch.setattr(storage, "get", counted_get)
+    read = reads_of(storage, monkeypatch)
     view = check_response(client.get(f"/api/batches/{batch['id']}")).get_json()
     assert read == [f"batches/{batch['id']}/batch.json"]  # no job document is read
     assert view["summary"] == summary_of("finished", total=120, succeeded=120, progress=1.0)
@@ -288,20 +299,12 @@ def test_the_summary_reads_one_document_whatever_the_batch_size(
 
 
 def test_the_report_is_streamed_a_page_of_jobs_at_a_time(client, storage, settings, monkeypatch):
-    for n in range(120):
-        storage.put(f"uploads/many/p{n:03d}.png", gradient_png(8, 8, seed=n))
+    put_pictures(storage, "uploads/many/", 120)
     storage.put("uploads/many/p999.png", gradient_png(8, 8, seed=3))  # a twin of p003
     batch = client.post("/api/batches", json={"prefix": "uploads/many/", "k": [2]}).get_json()
     run_batch_like_a_worker(storage, settings, batch["id"])
     monkeypatch.setattr(batch_module, "REPORT_ITEMS_PER_PAGE", 50)
-    read: list[str] = []
-    real_get = storage.get
-
-    def counted_get(key: str) -> bytes:
-        read.append(key)
-        return real_get(key)
-
-    monkeypatch.setattr(storage, "get", counted_get)
+    read = reads_of(storage, monkeypatch)
     for suffix in ("json", "csv"):
         response = client.get(f"/api/batches/{batch['id']}/report.{suffix}")
         assert response.status_code == 200 and response.is_streamed
@@ -332,8 +335,7 @@ def test_the_report_is_streamed_a_page_of_jobs_at_a_time(client, storage, settin
 def test_cancel_stops_a_batch_at_once_and_its_jobs_end_in_the_background(
     client, storage, settings, monkeypatch
 ):
-    for n in range(60):
-        storage.put(f"uploads/big/p{n:03d}.png", gradient_png(8, 8, seed=n))
+    put_pictures(storage, "uploads/big/", 60)
     batch = client.post("/api/batches", json={"prefix": "uploads/big/", "k": [2]}).get_json()
     notices = redis_for(settings)
     made = load_batch(storage, batch["id"])
@@ -342,9 +344,7 @@ def test_cancel_stops_a_batch_at_once_and_its_jobs_end_in_the_background(
     [first, *rest] = waiting
     run_job(storage, first, settings, on_saved=functools.partial(after_save, notices))
 
-    read: list[str] = []
-    real_get = storage.get
-    monkeypatch.setattr(storage, "get", lambda key: read.append(key) or real_get(key))
+    read = reads_of(storage, monkeypatch)
     cancelled = client.delete(f"/api/batches/{batch['id']}")
     assert cancelled.status_code == 202 and cancelled.json["cancelled_at"]
     assert not [key for key in read if key.startswith("jobs/")]  # no job read: O(1) at any size
