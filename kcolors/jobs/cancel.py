@@ -13,6 +13,7 @@ import redis
 
 from kcolors import defaults
 from kcolors.errors import BrokerUnavailable, JobFinished, JobNotFound
+from kcolors.jobs.batch_counts import COUNTS_SECONDS
 from kcolors.jobs.events import after_save
 from kcolors.jobs.job import Job, load_job, save_job
 from kcolors.jobs.status import JobStatus
@@ -23,7 +24,6 @@ CANCEL_PREFIX = "kcolors:cancel:"
 # of any size stops it at once (the feeder sends none of its jobs, a worker starts none, the
 # expansion makes no more), while a task ends its queued jobs' documents in the background.
 BATCH_CANCEL_PREFIX = "kcolors:cancel-batch:"
-BATCH_CANCEL_SECONDS = 7 * 24 * 3600  # as long as a batch's counters are kept
 
 
 def cancel_key(job_id: str) -> str:
@@ -55,7 +55,7 @@ def batch_cancel_key(batch_id: str) -> str:
 def request_batch_cancel(notices: redis.Redis, batch_id: str) -> None:
     """Stop every job of a batch, whatever its size: one write."""
     try:
-        notices.set(batch_cancel_key(batch_id), 1, ex=BATCH_CANCEL_SECONDS)
+        notices.set(batch_cancel_key(batch_id), 1, ex=COUNTS_SECONDS)  # as long as its counters
     except (redis.RedisError, OSError) as exc:
         raise BrokerUnavailable(f"the cancellation could not be recorded: {exc}") from exc
 
