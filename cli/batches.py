@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from cli.http import call, follow
+from cli.http import call, follow, submit_call
 from cli.tables import OUTPUT_COLUMNS, Column, output_cells, plural, render
 
 
@@ -27,7 +27,7 @@ def submit_batch(
     """Submit a batch (`request`: the JSON of a prefix batch, or the form and files of
     uploads); with `wait`, follow it in one display, print its report, and with `saver` save
     every output."""
-    batch = call("POST", f"{server}/api/batches", **request)
+    batch = submit_call(f"{server}/api/batches", **request)
     if not wait:
         click.echo(describe(batch))
         return

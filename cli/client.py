@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli.http import EXIT_CANCELLED, call, fetch_bytes, follow
+from cli.http import EXIT_CANCELLED, call, fetch_bytes, follow, submit_call
 from cli.params import given_params, param_options, params_from_options
 from cli.tables import (
     OUTPUT_COLUMNS,
@@ -131,7 +131,7 @@ def submit(
         return
     [file] = pictures
     with file.open("rb") as image:
-        job = call("POST", f"{server}/api/jobs", data=form_fields(fields),
+        job = submit_call(f"{server}/api/jobs", data=form_fields(fields),
                    files={"image": (file.name, image)})  # fmt: skip
     if not wait:
         click.echo(describe(job))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,11 @@ POLL_INTERVAL_SECONDS = 0.5
 WAIT_SECONDS = 20
 # The client's exit statuses (click's own: 2 for a usage error).
 EXIT_FAILED, EXIT_CANCELLED, EXIT_NOT_FOUND = 1, 3, 4
+# Sends of one submission at most (web/idempotency.py makes them one job), on these answers
+# (and on a lost connection), each wait at most this long: about half a minute in all.
+SUBMIT_ATTEMPTS = 6
+RETRIED_STATUSES = frozenset({409, 503})
+MAX_RETRY_WAIT_SECONDS = 8.0
 
 
 class ApiError(click.ClickException):
@@ -58,6 +64,43 @@ def json_of(response: requests.Response) -> dict[str, Any]:
         raise ApiError(f"{error.get('code', response.status_code)}: {error.get('message', '')}",
                        not_found=response.status_code == 404)  # fmt: skip
     return body
+
+
+def submit_call(url: str, **kwargs: Any) -> dict[str, Any]:
+    """POST a submission with a new `Idempotency-Key`, and send it again, with the same key,
+    when the server is unavailable (503), still answering the first send (409), or the
+    connection is lost: the server makes one job (or batch) however many sends reach it.
+    At most `SUBMIT_ATTEMPTS` sends, waiting as `Retry-After` says (else doubling from 0.5 s)."""
+    headers = {**kwargs.pop("headers", {}), "Idempotency-Key": str(uuid.uuid4())}
+    for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+        rewind(kwargs.get("files"))
+        try:
+            response = requests.request("POST", url, timeout=60, headers={**auth_headers(),
+                                        **headers}, **kwargs)  # fmt: skip
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            if attempt == SUBMIT_ATTEMPTS:
+                raise click.ClickException(f"cannot reach {url}: {exc}") from None
+            time.sleep(retry_wait(attempt, None))
+            continue
+        if response.status_code not in RETRIED_STATUSES or attempt == SUBMIT_ATTEMPTS:
+            return json_of(response)
+        time.sleep(retry_wait(attempt, response.headers.get("Retry-After")))
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def rewind(files: dict[str, tuple] | list[tuple[str, tuple]] | None) -> None:
+    """Put every file of a `requests` upload back at its start: each send reads it whole."""
+    pairs = files.items() if isinstance(files, dict) else files or []
+    for _field, (_name, stream, *_rest) in pairs:
+        stream.seek(0)
+
+
+def retry_wait(attempt: int, retry_after: str | None) -> float:
+    """Seconds before send `attempt + 1`: the server's `Retry-After` if it gave a number,
+    else 0.5 s doubled each time; never more than `MAX_RETRY_WAIT_SECONDS`."""
+    if retry_after is not None and retry_after.isascii() and retry_after.isdigit():
+        return min(float(retry_after), MAX_RETRY_WAIT_SECONDS)
+    return min(0.5 * 2 ** (attempt - 1), MAX_RETRY_WAIT_SECONDS)
 
 
 def fetch_bytes(url: str) -> bytes:

@@ -163,3 +163,23 @@ class BatchTooLarge(KcolorsError):
 class Unauthorized(KcolorsError):
     code = "unauthorized"
     http_status = 401
+
+
+class InvalidIdempotencyKey(KcolorsError):
+    code = "invalid_idempotency_key"
+    http_status = 400
+
+
+class IdempotencyKeyReused(KcolorsError):
+    """The key came before with a different request: a client bug, never replayed."""
+
+    code = "idempotency_key_reused"
+    http_status = 422
+
+
+class IdempotencyKeyInFlight(KcolorsError):
+    """The first request with this key is still being answered (here or on another web host)."""
+
+    code = "idempotency_key_in_flight"
+    http_status = 409
+    retry_after = 1

@@ -12,6 +12,7 @@ from kcolors.jobs.job import download_stem, list_jobs, load_job, result_filename
 from web.auth import client_owner
 from web.documents import public_document
 from web.files import serve_archive, serve_file
+from web.idempotency import idempotent
 from web.openapi import openapi_document
 from web.services import cancel_job, get_settings, get_storage, submit_job
 from web.submission import parse_submission
@@ -21,6 +22,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 @bp.post("/jobs")
+@idempotent
 def create_job() -> tuple[dict, int, dict[str, str]]:
     """Validate, store the input and the job document, then enqueue the job's id."""
     submission = parse_submission(request, get_settings(), get_storage().get)

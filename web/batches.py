@@ -16,6 +16,7 @@ from web.batch_services import (
     start_batch,
 )
 from web.documents import PRIVATE_FIELDS
+from web.idempotency import idempotent
 from web.services import get_redis, get_settings, get_storage
 from web.submission import form_params, json_body, json_params
 
@@ -23,6 +24,7 @@ bp = Blueprint("batches", __name__, url_prefix="/api")
 
 
 @bp.post("/batches")
+@idempotent
 def create_batch() -> tuple[dict, int, dict[str, str]]:
     """Validate, store the uploads and the batch document, then enqueue its fan-out."""
     settings = get_settings()

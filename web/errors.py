@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from gunicorn.http.errors import NoMoreData, ParseException
 from werkzeug.exceptions import HTTPException
 
@@ -57,6 +57,7 @@ def register_error_handlers(app: Flask) -> None:
             response.headers["WWW-Authenticate"] = 'Bearer realm="kcolors API"'
         if getattr(exc, "retry_after", None):
             response.headers["Retry-After"] = str(exc.retry_after)  # type: ignore[attr-defined]
+            g.retry_after = exc.retry_after  # type: ignore[attr-defined]  # kept by web.limits
         return response, status
 
     @app.errorhandler(ParseException)

@@ -4,7 +4,7 @@ Redis, so every web process shares them): `KCOLORS_RATE_LIMIT`, answered `429` w
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, g
 from flask_limiter import Limiter
 
 from kcolors.jobs.broker import broker_url
@@ -28,10 +28,15 @@ def init_app(app: Flask, settings: Settings) -> None:
     @app.after_request
     def retry_after_only_when_refused(response: Response) -> Response:
         """Flask-Limiter sends `Retry-After` on every answer; a client reads it as "come back
-        then", so it stays only on the 429 that means it. (Registered before the limiter:
-        Flask runs these in reverse, so this one runs after it.)"""
+        then", so it stays only on the 429 that means it, and on an error that set its own
+        (`web.errors`: a key in flight, say), with that error's value. (Registered before the
+        limiter: Flask runs these in reverse, so this one runs after it.)"""
         if response.status_code != 429:
-            response.headers.pop("Retry-After", None)
+            own = g.get("retry_after")
+            if own:
+                response.headers["Retry-After"] = str(own)
+            else:
+                response.headers.pop("Retry-After", None)
         return response
 
     limiter = Limiter(

@@ -16,7 +16,10 @@ from web.openapi_fields import request_fields
 from web.openapi_parts import (
     ERROR_OR_NULL,
     ERROR_SCHEMAS,
+    IDEMPOTENCY_KEY,
+    KEY_IN_FLIGHT,
     NULLABLE_STRING,
+    REPLAYED_HEADER,
     ULID,
     error_response,
     json_response,
@@ -155,19 +158,22 @@ PATHS: dict[str, Any] = {
     "/api/jobs": {
         "post": {
             "summary": "Submit an image (multipart) or a stored source (JSON) and k values",
+            "parameters": [IDEMPOTENCY_KEY],
             "requestBody": "see request_bodies()",
             "responses": {
                 "202": {
                     **json_response("accepted; `Location` names the job", "Job"),
-                    "headers": {"ETag": ETAG_HEADER},
+                    "headers": {"ETag": ETAG_HEADER, "Idempotent-Replayed": REPLAYED_HEADER},
                 },
-                "400": error_response("malformed request"),
+                "400": error_response("malformed request, or a malformed Idempotency-Key"),
+                "409": KEY_IN_FLIGHT,
                 "401": error_response("no valid token (with KCOLORS_API_TOKENS)"),
                 "404": error_response("the `source` object does not exist"),
                 "413": error_response("upload or image too large"),
                 "415": error_response("unsupported media type or image format"),
                 "422": error_response(
-                    "invalid parameter, unreadable image, or more work than one job may ask"
+                    "invalid parameter, unreadable image, more work than one job may ask, or an "
+                    "Idempotency-Key used before for another request"
                 ),
                 "429": {
                     **error_response("too many submissions from this client (KCOLORS_RATE_LIMIT)"),

@@ -6,7 +6,10 @@ from typing import Any
 
 from web.openapi_parts import (
     ERROR_OR_NULL,
+    IDEMPOTENCY_KEY,
+    KEY_IN_FLIGHT,
     NULLABLE_STRING,
+    REPLAYED_HEADER,
     ULID,
     error_response,
     json_response,
@@ -90,14 +93,22 @@ BATCH_PATHS: dict[str, Any] = {
     "/api/batches": {
         "post": {
             "summary": "Submit many images (a storage prefix as JSON, or several uploads) and k",
+            "parameters": [IDEMPOTENCY_KEY],
             "requestBody": "see openapi.request_body()",
             "responses": {
-                "202": json_response("accepted; `Location` names the batch", "Batch"),
-                "400": error_response("malformed request"),
+                "202": {
+                    **json_response("accepted; `Location` names the batch", "Batch"),
+                    "headers": {"Idempotent-Replayed": REPLAYED_HEADER},
+                },
+                "400": error_response("malformed request, or a malformed Idempotency-Key"),
+                "409": KEY_IN_FLIGHT,
                 "401": error_response("no valid token (with KCOLORS_API_TOKENS)"),
                 "413": error_response("too many images, or one too large"),
                 "415": error_response("unsupported media type or image format"),
-                "422": error_response("invalid parameter, empty prefix or unreadable image"),
+                "422": error_response(
+                    "invalid parameter, empty prefix, unreadable image, or an Idempotency-Key "
+                    "used before for another request"
+                ),
                 "429": {
                     **error_response("too many submissions from this client (KCOLORS_RATE_LIMIT)"),
                     "headers": {"Retry-After": {"schema": {"type": "integer"}}},

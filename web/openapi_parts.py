@@ -44,3 +44,23 @@ ERROR_SCHEMAS: dict[str, Any] = {
         "properties": {"error": schema_ref("ErrorDetail")},
     },
 }
+
+# Safe retries (web/idempotency.py): on the submitting routes.
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes a retry safe: the same key from the same client with the same request within "
+        "24 h answers the first response again (`Idempotent-Replayed: true`), on any web host"
+    ),
+    "schema": {"type": "string", "pattern": "^[ -~]{1,255}$"},
+}
+REPLAYED_HEADER = {
+    "description": "`true` when this is the first response to this Idempotency-Key, again",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+KEY_IN_FLIGHT = {
+    **error_response("the first request with this Idempotency-Key is still being answered"),
+    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+}
