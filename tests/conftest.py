@@ -13,6 +13,7 @@ from tests.fixtures.s3rver import s3rver  # noqa: F401  (a fixture)
 from tests.fixtures.servers import (  # noqa: F401  (fixtures, found by pytest by name)
     aws_credentials,
     broker,
+    broker_settings,
     celery_worker,
     live_server,
     s3_bucket,

@@ -25,7 +25,6 @@ from kcolors.jobs.events import after_save
 from kcolors.jobs.feeder import add_to_backlog, backlog_job_ids, feed
 from kcolors.jobs.job import load_job
 from kcolors.jobs.runner import run_job
-from kcolors.jobs.settings import Settings
 from kcolors.jobs.status import JobStatus
 from kcolors.jobs.storage import open_storage
 from tests.fixtures.openapi import check_response
@@ -35,11 +34,8 @@ from web import create_app
 
 
 @pytest.fixture
-def settings(tmp_path, valkey_server):
-    redis.Redis.from_url(valkey_server.connection_url).flushall()
-    return Settings(
-        storage_url=f"file://{tmp_path / 'store'}", broker_url=valkey_server.connection_url
-    )
+def settings(broker_settings):
+    return broker_settings
 
 
 @pytest.fixture

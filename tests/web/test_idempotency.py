@@ -10,29 +10,15 @@ import pytest
 import redis
 
 from kcolors.jobs.job import JOBS_PREFIX
-from kcolors.jobs.settings import Settings
 from kcolors.jobs.storage import open_storage
 from tests.fixtures.openapi import check_response
 from tests.images import gradient_png
-from web import create_app, idempotency
+from web import idempotency
 
 
 @pytest.fixture
-def settings(tmp_path, valkey_server):
-    redis.Redis.from_url(valkey_server.connection_url).flushall()
-    return Settings(
-        storage_url=f"file://{tmp_path / 'store'}", broker_url=valkey_server.connection_url
-    )
-
-
-@pytest.fixture
-def app(settings):
-    return create_app({"TESTING": True, "KCOLORS_SETTINGS": settings})
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
+def settings(broker_settings):
+    return broker_settings
 
 
 def stored_jobs(settings) -> set[str]:
