@@ -99,7 +99,8 @@ def slot_of(client: str, key: str) -> str:
 
 def request_fingerprint(req: Request) -> str:
     """What makes two requests the same: route, and body as the route reads it (a multipart
-    form by its fields and its files' names and bytes, since each send has a new boundary)."""
+    form by its fields and its files' names and bytes, since each send has a new boundary; a
+    JSON body by its parsed value)."""
     digest = hashlib.sha256(f"{req.method} {req.path}\0".encode())
     if req.mimetype == "multipart/form-data":
         digest.update(json.dumps(sorted(req.form.items(multi=True))).encode())
@@ -109,7 +110,13 @@ def request_fingerprint(req: Request) -> str:
             upload.stream.seek(0)  # the view reads it again
     else:
         digest.update(f"{req.mimetype}\0".encode())
-        digest.update(req.get_data(cache=True))
+        # JSON by what it says, so that spacing and the order of its fields do not count (its
+        # size and depth are bounded first: web.bounded_json).
+        body = req.get_json(silent=True) if req.is_json else None
+        if body is not None:
+            digest.update(json.dumps(body, sort_keys=True).encode())
+        else:
+            digest.update(req.get_data(cache=True))
     return digest.hexdigest()
 
 

@@ -110,6 +110,16 @@ def test_a_retried_batch_answers_the_first_batch_again(client, settings):
     assert again.json["id"] == first.json["id"] and again.headers["Idempotent-Replayed"] == "true"
     batches = {key.split("/")[1] for key in storage.list("batches/") if key.endswith("batch.json")}
     assert batches == {first.json["id"]}
+    # The same JSON spaced and ordered otherwise is the same request; another value is not.
+    respaced = b'{ "k": [2],\n  "prefix": "uploads/idem/" }'
+    same = client.post("/api/batches", data=respaced, headers=headers,
+                       content_type="application/json")  # fmt: skip
+    assert same.status_code == 202 and same.json["id"] == first.json["id"]
+    other = client.post("/api/batches", json={**body, "k": [3]}, headers=headers)
+    assert other.status_code == 422 and other.json["error"]["code"] == "idempotency_key_reused"
+    deep = client.post("/api/batches", data=b"[" * 10000, headers=headers,
+                       content_type="application/json")  # fmt: skip
+    assert deep.status_code == 400 and deep.json["error"]["code"] == "invalid_json"
 
 
 def test_a_key_whose_first_request_still_runs_answers_409_with_retry_after(
