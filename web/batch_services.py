@@ -25,7 +25,7 @@ from kcolors.jobs.batch import (
 )
 from kcolors.jobs.batch_counts import set_total
 from kcolors.jobs.broker import CANCEL_BATCH_TASK, EXPAND_BATCH_TASK
-from kcolors.jobs.cancel import request_batch_cancel
+from kcolors.jobs.cancel import batch_cancelled_at, request_batch_cancel
 from kcolors.jobs.creation import probe
 from kcolors.jobs.times import now_iso
 from web.auth import client_key, client_owner
@@ -87,8 +87,8 @@ def cancel_own_batch(batch_id: str) -> Batch:
     batch = load_own_batch(batch_id)
     if batch_summary(storage, notices, batch)["status"] == "finished":
         raise JobFinished(f"batch {batch.id} is finished already: nothing to cancel")
-    request_batch_cancel(notices, batch.id)
     batch.cancelled_at = now_iso()
+    request_batch_cancel(notices, batch.id, batch.cancelled_at)
     save_batch(storage, batch)
     enqueue_task(CANCEL_BATCH_TASK, batch.id)
     return batch
@@ -100,6 +100,8 @@ def load_own_batch(batch_id: str) -> Batch:
     batch, owner = load_batch(get_storage(), batch_id), client_owner()
     if owner is not None and batch.owner not in (None, owner):
         raise BatchNotFound(f"no batch {batch_id!r}")
+    if batch.cancelled_at is None:  # an expansion's save may have written over the cancel's
+        batch.cancelled_at = batch_cancelled_at(get_redis(), batch.id)
     return batch
 
 

@@ -52,10 +52,11 @@ def batch_cancel_key(batch_id: str) -> str:
     return f"{BATCH_CANCEL_PREFIX}{batch_id}"
 
 
-def request_batch_cancel(notices: redis.Redis, batch_id: str) -> None:
-    """Stop every job of a batch, whatever its size: one write."""
+def request_batch_cancel(notices: redis.Redis, batch_id: str, when: str = "") -> None:
+    """Stop every job of a batch, whatever its size: one write, holding when it was cancelled
+    (read back by `batch_cancelled_at` should an expansion's save write over the document's)."""
     try:
-        notices.set(batch_cancel_key(batch_id), 1, ex=COUNTS_SECONDS)  # as long as its counters
+        notices.set(batch_cancel_key(batch_id), when or "1", ex=COUNTS_SECONDS)
     except (redis.RedisError, OSError) as exc:
         raise BrokerUnavailable(f"the cancellation could not be recorded: {exc}") from exc
 
@@ -66,6 +67,15 @@ def batch_cancelled(notices: redis.Redis, batch_id: str) -> bool:
         return bool(notices.exists(batch_cancel_key(batch_id)))
     except (redis.RedisError, OSError):
         return False
+
+
+def batch_cancelled_at(notices: redis.Redis, batch_id: str) -> str | None:
+    """When a batch was cancelled, as its flag says; None if it was not (or Redis is away)."""
+    try:
+        value = notices.get(batch_cancel_key(batch_id))
+    except (redis.RedisError, OSError):
+        return None
+    return None if value is None else value.decode() if isinstance(value, bytes) else str(value)
 
 
 def batch_of(job: Job) -> str | None:
