@@ -41,14 +41,24 @@ def auth_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
+def request_with_token(method: str, url: str, **kwargs: Any) -> requests.Response:
+    """Send a request with the client's token (60 s at most unless `timeout` says)."""
+    headers = {**auth_headers(), **kwargs.pop("headers", {})}
+    return requests.request(method, url, timeout=kwargs.pop("timeout", 60), headers=headers,
+                            **kwargs)  # fmt: skip
+
+
 def send(method: str, url: str, **kwargs: Any) -> requests.Response:
     """Send a request with the client's token; stop with a message when the server is away."""
-    headers = {**auth_headers(), **kwargs.pop("headers", {})}
     try:
-        return requests.request(method, url, timeout=kwargs.pop("timeout", 60), headers=headers,
-                                **kwargs)  # fmt: skip
+        return request_with_token(method, url, **kwargs)
     except requests.RequestException as exc:
-        raise click.ClickException(f"cannot reach {url}: {exc}") from None
+        raise unreachable(url, exc) from None
+
+
+def unreachable(url: str, exc: requests.RequestException) -> click.ClickException:
+    """The command's error when a request could not be made."""
+    return click.ClickException(f"cannot reach {url}: {exc}")
 
 
 def json_of(response: requests.Response) -> dict[str, Any]:
@@ -75,16 +85,17 @@ def submit_call(url: str, **kwargs: Any) -> dict[str, Any]:
     for attempt in range(1, SUBMIT_ATTEMPTS + 1):
         rewind(kwargs.get("files"))
         try:
-            response = requests.request("POST", url, timeout=60, headers={**auth_headers(),
-                                        **headers}, **kwargs)  # fmt: skip
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            if attempt == SUBMIT_ATTEMPTS:
-                raise click.ClickException(f"cannot reach {url}: {exc}") from None
-            time.sleep(retry_wait(attempt, None))
+            response = request_with_token("POST", url, headers=headers, **kwargs)
+        except requests.RequestException as exc:
+            lost = isinstance(exc, requests.ConnectionError | requests.Timeout)
+            if not lost or attempt == SUBMIT_ATTEMPTS:  # a bad URL is not worth a retry
+                raise unreachable(url, exc) from None
+            wait_to_resend(attempt, None, f"cannot reach {url}")
             continue
         if response.status_code not in RETRIED_STATUSES or attempt == SUBMIT_ATTEMPTS:
             return json_of(response)
-        time.sleep(retry_wait(attempt, response.headers.get("Retry-After")))
+        retry_after = response.headers.get("Retry-After")
+        wait_to_resend(attempt, retry_after, f"{url} answered {response.status_code}")
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
@@ -93,6 +104,14 @@ def rewind(files: dict[str, tuple] | list[tuple[str, tuple]] | None) -> None:
     pairs = files.items() if isinstance(files, dict) else files or []
     for _field, (_name, stream, *_rest) in pairs:
         stream.seek(0)
+
+
+def wait_to_resend(attempt: int, retry_after: str | None, why: str) -> None:
+    """Say on stderr why and when the submission is sent again (a person sees a wait, not a
+    hang), then wait."""
+    seconds = retry_wait(attempt, retry_after)
+    click.echo(f"{why}; sending again in {seconds:g} s ({attempt}/{SUBMIT_ATTEMPTS - 1})", err=True)
+    time.sleep(seconds)
 
 
 def retry_wait(attempt: int, retry_after: str | None) -> float:

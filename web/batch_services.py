@@ -100,8 +100,7 @@ def load_own_batch(batch_id: str) -> Batch:
     batch, owner = load_batch(get_storage(), batch_id), client_owner()
     if owner is not None and batch.owner not in (None, owner):
         raise BatchNotFound(f"no batch {batch_id!r}")
-    if batch.cancelled_at is None:  # an expansion's save may have written over the cancel's
-        batch.cancelled_at = batch_cancelled_at(get_redis(), batch.id)
+    batch.cancelled_at = batch.cancelled_at or batch_cancelled_at(get_redis(), batch.id)
     return batch
 
 

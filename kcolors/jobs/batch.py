@@ -32,7 +32,7 @@ from kcolors.jobs.batch_counts import (
     set_total,
     summary_of,
 )
-from kcolors.jobs.cancel import batch_cancelled, cancel_batch_jobs
+from kcolors.jobs.cancel import batch_cancelled_at, cancel_batch_jobs
 from kcolors.jobs.creation import check_work, create_job, probe
 from kcolors.jobs.feeder import ANONYMOUS
 from kcolors.jobs.ids import new_job_id, parse_job_id
@@ -192,8 +192,10 @@ def expand(
         for index, item in enumerate(batch.items):
             if item.get("job_id") or item.get("error"):
                 continue  # given its job (or its error) by an earlier, interrupted attempt
-            if index % CANCEL_CHECK_ITEMS == 0 and batch_cancelled(notices, batch.id):
-                batch.cancelled_at = cancelled_since(storage, notices, batch)
+            if index % CANCEL_CHECK_ITEMS == 0 and (
+                cancelled := batch_cancelled_at(notices, batch.id)
+            ):
+                batch.cancelled_at = cancelled
                 return expand(storage, notices, batch, settings)  # the cancelled branch, above
             if done_here and deadline is not None and time.monotonic() >= deadline:
                 # A cancel saved while this part ran is kept; the next part acts on it.
@@ -220,10 +222,7 @@ def expand(
 def cancelled_since(storage: Storage, notices: redis.Redis, batch: Batch) -> str | None:
     """When the batch was cancelled, as its stored document or its flag says (an expansion
     saving its own copy of the document may have written over the cancel's)."""
-    stored = load_batch(storage, batch.id).cancelled_at
-    if stored is None and batch_cancelled(notices, batch.id):
-        return now_iso()
-    return stored
+    return load_batch(storage, batch.id).cancelled_at or batch_cancelled_at(notices, batch.id)
 
 
 def cancel_items(
@@ -398,9 +397,8 @@ def item_state(item: dict[str, Any]) -> str:
 def report_pages(storage: Storage, batch: Batch) -> Iterator[list[dict[str, Any]]]:
     """The report's rows, a page of items at a time: only one page's jobs are held at once,
     whatever the batch's size (a duplicate's job is read again with its page)."""
-    items_per_page = REPORT_ITEMS_PER_PAGE
-    for start in range(0, len(batch.items), items_per_page):
-        items = batch.items[start : start + items_per_page]
+    for start in range(0, len(batch.items), REPORT_ITEMS_PER_PAGE):
+        items = batch.items[start : start + REPORT_ITEMS_PER_PAGE]
         jobs = load_jobs(storage, batch.id, {item["job_id"] for item in items if item["job_id"]})
         yield report_rows(items, jobs)
 

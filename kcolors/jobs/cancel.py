@@ -14,6 +14,7 @@ import redis
 from kcolors import defaults
 from kcolors.errors import BrokerUnavailable, JobFinished, JobNotFound
 from kcolors.jobs.batch_counts import COUNTS_SECONDS
+from kcolors.jobs.broker import text
 from kcolors.jobs.events import after_save
 from kcolors.jobs.job import Job, load_job, save_job
 from kcolors.jobs.status import JobStatus
@@ -52,30 +53,24 @@ def batch_cancel_key(batch_id: str) -> str:
     return f"{BATCH_CANCEL_PREFIX}{batch_id}"
 
 
-def request_batch_cancel(notices: redis.Redis, batch_id: str, when: str = "") -> None:
+def request_batch_cancel(notices: redis.Redis, batch_id: str, when: str) -> None:
     """Stop every job of a batch, whatever its size: one write, holding when it was cancelled
-    (read back by `batch_cancelled_at` should an expansion's save write over the document's)."""
+    (`batch_cancelled_at`)."""
     try:
-        notices.set(batch_cancel_key(batch_id), when or "1", ex=COUNTS_SECONDS)
+        notices.set(batch_cancel_key(batch_id), when, ex=COUNTS_SECONDS)  # as its counters
     except (redis.RedisError, OSError) as exc:
         raise BrokerUnavailable(f"the cancellation could not be recorded: {exc}") from exc
 
 
-def batch_cancelled(notices: redis.Redis, batch_id: str) -> bool:
-    """Whether a batch was cancelled (a Redis outage reads as no; its document says it too)."""
-    try:
-        return bool(notices.exists(batch_cancel_key(batch_id)))
-    except (redis.RedisError, OSError):
-        return False
-
-
 def batch_cancelled_at(notices: redis.Redis, batch_id: str) -> str | None:
-    """When a batch was cancelled, as its flag says; None if it was not (or Redis is away)."""
+    """When a batch was cancelled, as its flag says; None if it was not (a Redis outage reads
+    as not: its document says it too). The flag is what every reader trusts: an expansion
+    saving its own copy of the batch document may have written over the document's."""
     try:
         value = notices.get(batch_cancel_key(batch_id))
     except (redis.RedisError, OSError):
         return None
-    return None if value is None else value.decode() if isinstance(value, bytes) else str(value)
+    return None if value is None else text(value)
 
 
 def batch_of(job: Job) -> str | None:

@@ -17,6 +17,7 @@ from kcolors.jobs.batch import (
     cancel_items,
     expand,
     load_batch,
+    save_batch,
     scheduling_client,
 )
 from kcolors.jobs.broker import CANCEL_BATCH_TASK, EXPAND_BATCH_TASK, QUEUES, redis_for
@@ -345,6 +346,11 @@ def test_cancel_stops_a_batch_at_once_and_its_jobs_end_in_the_background(
     assert cancelled.status_code == 202 and cancelled.json["cancelled_at"]
     assert not [key for key in read if key.startswith("jobs/")]  # no job read: O(1) at any size
     assert CANCEL_BATCH_TASK in queued_tasks(settings)
+    # An expansion's save of its own copy writes over the document's cancel: the flag keeps it.
+    made.cancelled_at = None
+    save_batch(storage, made)
+    shown = client.get(f"/api/batches/{batch['id']}").json
+    assert shown["cancelled_at"] == cancelled.json["cancelled_at"]
 
     # Stopped at once: the feeder sends none of its jobs, and a worker given one starts none.
     sent: list[str] = []

@@ -164,14 +164,14 @@ def test_an_expansion_stops_within_a_few_items_of_the_cancel_flag(storage, broke
         job = real_expand_item(*args, **kwargs)
         made.append(job.id)
         if len(made) == 3:  # the client cancels while the expansion runs
-            request_batch_cancel(broker, batch.id)
+            request_batch_cancel(broker, batch.id, "2026-12-07T00:00:00Z")
         return job
 
     monkeypatch.setattr(batch_module, "expand_item", expand_item_then_cancel)
     assert expand(storage, broker, batch, SETTINGS) == []
     assert len(made) == CANCEL_CHECK_ITEMS  # up to the next look at the flag, no further
     batch = load_batch(storage, batch.id)
-    assert batch.expanded_at is not None and batch.cancelled_at is not None
+    assert batch.expanded_at is not None and batch.cancelled_at == "2026-12-07T00:00:00Z"
     assert {load_job(storage, job_id).status for job_id in made} == {JobStatus.CANCELLED}
     left = [item for item in batch.items if item["job_id"] is None]
     assert len(left) == CANCEL_CHECK_ITEMS + 5

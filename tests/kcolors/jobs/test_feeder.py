@@ -94,7 +94,9 @@ def test_a_cancelled_job_or_batch_is_dropped_not_sent(feeder_redis):
     assert backlog_job_ids(feeder_redis) == set(ids("a", 4) + ids("kept", 2) + ids("gone", 3))
     feeder_redis.set(cancel_key("a-001"), 1)
     feeder_redis.set(cancel_key("a-002"), 1)
-    request_batch_cancel(feeder_redis, "B2")  # one flag stops every job of the batch
+    request_batch_cancel(
+        feeder_redis, "B2", "2026-12-07T00:00:00Z"
+    )  # one flag stops every job of the batch
     sent = []
     cancelled = lambda job_id, batch_id: cancel_requested(feeder_redis, job_id, batch_id)  # noqa: E731
     feed(feeder_redis, sent.append, queue=QUEUE, window=100, cancelled=cancelled)
